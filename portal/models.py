@@ -1,0 +1,267 @@
+"""Typed SQLAlchemy models: the tables and the invariants the database enforces."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+COUNTER_SHARDS = 16
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back time-zone aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MARKETER = "marketer"
+    CASHIER = "cashier"
+
+
+class PoolStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class CodeStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    ASSIGNED = "assigned"
+    REDEEMED = "redeemed"
+    CANCELED = "canceled"
+
+
+class BarcodeFormat(enum.StrEnum):
+    QR = "qr"
+    CODE128 = "code128"
+    EAN13 = "ean13"
+    NONE = "none"
+
+
+class ApiScope(enum.StrEnum):
+    POS = "pos"
+    INTEGRATION = "integration"
+
+
+def _values(enum_cls: type[enum.StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum_cls)
+
+
+class Store(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    store: Mapped[Store | None] = relationship()
+
+    __table_args__ = (CheckConstraint(f"role IN ({_values(Role)})", name="role"),)
+
+
+class ApiKey(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))
+    # sha256 of the key: keys are long random strings, so a fast hash is enough.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint(f"scope IN ({_values(ApiScope)})", name="scope"),)
+
+
+class Pool(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    benefit: Mapped[str] = mapped_column(Text, default="")
+    terms: Mapped[str] = mapped_column(Text, default="")
+    barcode_format: Mapped[str] = mapped_column(String(16), default=BarcodeFormat.QR.value)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    per_customer_limit: Mapped[int] = mapped_column(Integer, default=1)
+    low_stock_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    require_assignment: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default=PoolStatus.ACTIVE.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(PoolStatus)})", name="status"),
+        CheckConstraint(f"barcode_format IN ({_values(BarcodeFormat)})", name="barcode_format"),
+        CheckConstraint("per_customer_limit >= 1", name="per_customer_limit"),
+        CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold"),
+    )
+
+
+class PoolCounter(db.Model):
+    """Per-pool counts by status, split over shards so concurrent writers rarely wait.
+
+    Every change of a code's status adjusts one shard in the same transaction, so the
+    sum over a pool's shards is always the real count and reads touch a fixed number
+    of rows whatever the pool's size.
+    """
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    available: Mapped[int] = mapped_column(BigInteger, default=0)
+    assigned: Mapped[int] = mapped_column(BigInteger, default=0)
+    redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
+    canceled: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Customer(db.Model):
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportBatch(db.Model):
+    """One import or generation run into a pool, with what it did."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "import" or "generate"
+    source: Mapped[str] = mapped_column(String(500), default="")
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    imported: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected_by_reason: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+
+
+class ImportRejection(db.Model):
+    """A line an import turned away, kept for the downloadable report."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_import_rejection_batch_line", "batch_id", "line"),)
+
+
+class Code(db.Model):
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    # Upper case without whitespace or hyphens; unique across the whole workspace.
+    normalized: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=CodeStatus.AVAILABLE.value)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    redeemed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    redeemed_by_api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+
+    pool: Mapped[Pool] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    redeemed_store: Mapped[Store | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(CodeStatus)})", name="status"),
+        # The assigner's "next available code of this pool" walks this index.
+        Index("ix_code_pool_status_id", "pool_id", "status", "id"),
+        Index("ix_code_customer_pool", "customer_id", "pool_id"),
+    )
+
+
+class Redemption(db.Model):
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("code.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rollback_reason: Mapped[str | None] = mapped_column(Text)
+
+    code: Mapped[Code] = relationship()
+    store: Mapped[Store | None] = relationship()
+
+
+class CodeEvent(db.Model):
+    """Append-only history: one row for every change of a code's state."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("code.id"), index=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+

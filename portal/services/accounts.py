@@ -1,0 +1,121 @@
+"""People and systems that use the portal: users, stores and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ApiKey, ApiScope, Role, Store, User, utcnow
+from .errors import Conflict, InvalidInput, NotFound
+from .tx import write_transaction
+
+MIN_PASSWORD = 10
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_STORE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
+KEY_PREFIX = "vpk_"
+
+
+def create_store(code: str, name: str) -> Store:
+    """A store (till location) that cashiers belong to and redemptions record."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not _STORE_CODE.fullmatch(code):
+        raise InvalidInput("A store code is 1–32 of A–Z, 0–9, “-”, “_”, “.”.", field="code")
+    if not name:
+        raise InvalidInput("A store needs a name.", field="name")
+    try:
+        with write_transaction() as session:
+            store = Store(code=code, name=name[:200])
+            session.add(store)
+    except IntegrityError as exc:
+        raise Conflict(f"A store with code “{code}” already exists.", field="code") from exc
+    return store
+
+
+def find_store(code: str) -> Store:
+    store = db.session.scalar(select(Store).where(Store.code == code))
+    if store is None:
+        raise NotFound(f"There is no store “{code}”.", reason="unknown_store")
+    return store
+
+
+def create_user(email: str, password: str, role: str, store_code: str | None = None) -> User:
+    """A user who signs in with email and password; cashiers belong to a store."""
+    email = (email or "").strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidInput(f"“{email}” is not an email address.", field="email")
+    if role not in set(Role):
+        raise InvalidInput(f"Role must be one of: {', '.join(Role)}.", field="role")
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD} characters.",
+                           field="password")
+    store_id = find_store(store_code).id if store_code else None
+    if role == Role.CASHIER and store_id is None:
+        raise InvalidInput("A cashier belongs to a store: give its code.", field="store")
+    try:
+        with write_transaction() as session:
+            user = User(email=email, password_hash=generate_password_hash(password),
+                        role=role, store_id=store_id)
+            session.add(user)
+    except IntegrityError as exc:
+        raise Conflict(f"A user with email {email} already exists.", field="email") from exc
+    return user
+
+
+def check_password(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def has_admin() -> bool:
+    return db.session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str  # shown once; only its hash is stored
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(name: str, scope: str) -> NewKey:
+    """A new API key; the secret is returned once and only its hash is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("An API key needs a name.", field="name")
+    if scope not in set(ApiScope):
+        raise InvalidInput(f"Scope must be one of: {', '.join(ApiScope)}.", field="scope")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    with write_transaction() as session:
+        key = ApiKey(name=name[:200], scope=scope, key_hash=hash_key(secret), prefix=secret[:12])
+        session.add(key)
+    return NewKey(key, secret)
+
+
+def find_api_key(secret: str) -> ApiKey | None:
+    """The live key with this secret, or None."""
+    if not secret:
+        return None
+    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    return key if key is not None and key.revoked_at is None else None
+
+
+def revoke_api_key(key_id: int) -> ApiKey:
+    with write_transaction() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"There is no API key {key_id}.", reason="unknown_api_key")
+        key.revoked_at = key.revoked_at or utcnow()
+    return key

@@ -1,0 +1,223 @@
+"""Giving codes to customers (stage 3 of a campaign)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Code, CodeEvent, CodeStatus, Pool, PoolStatus, utcnow
+from . import pools
+from .actor import SYSTEM, Actor
+from .customers import CustomerData, parse_consent, upsert
+from .errors import DomainError, InvalidInput, NotFound, PoolUnavailable
+from .filereader import header_key, open_table
+from .tx import is_postgresql, write_transaction
+
+CUSTOMER_COLUMNS = {
+    "customer_id": {"customer id", "customer", "customer number", "external id", "id"},
+    "email": {"email", "e mail", "email address"},
+    "phone": {"phone", "mobile", "phone number", "msisdn"},
+    "first_name": {"first name", "firstname", "given name"},
+    "last_name": {"last name", "lastname", "surname", "family name"},
+    "email_consent": {"email consent", "email opt in", "email optin"},
+    "sms_consent": {"sms consent", "sms opt in", "sms optin"},
+}
+CUSTOMER_COLUMNS = {name: {header_key(s) for s in spellings}
+                    for name, spellings in CUSTOMER_COLUMNS.items()}
+HELD = (CodeStatus.ASSIGNED.value, CodeStatus.REDEEMED.value)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    code: str
+    code_id: int
+    pool_id: int
+    customer_id: str
+    status: str
+    assigned_at: datetime
+    expires_at: datetime | None
+    # False when the customer already held their limit and got their code back.
+    new: bool
+
+
+@dataclass
+class Failure:
+    line: int
+    customer_id: str
+    reason: str
+    message: str
+
+
+@dataclass
+class BulkResult:
+    assigned: int = 0
+    already_assigned: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    counts: pools.Counts | None = None
+
+
+def _usable_pool(session: Session, pool_id: int) -> Pool:
+    pool = session.get(Pool, pool_id)
+    if pool is None:
+        raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+    if pool.status != PoolStatus.ACTIVE:
+        raise PoolUnavailable(f"The pool “{pool.name}” is {pool.status}; it gives out no codes.",
+                              reason="pool_inactive", status=pool.status)
+    if pool.valid_until is not None and pool.valid_until <= utcnow():
+        raise PoolUnavailable(f"The pool “{pool.name}” ended on {pool.valid_until:%Y-%m-%d}.",
+                              reason="pool_expired")
+    return pool
+
+
+def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -> Assignment:
+    """One customer's assignment inside the caller's transaction."""
+    customer_pk = upsert(session, data)
+    held = session.execute(
+        select(Code)
+        .where(Code.customer_id == customer_pk, Code.pool_id == pool.id, Code.status.in_(HELD))
+        .order_by(Code.status, Code.assigned_at.desc(), Code.id.desc())
+    ).scalars().all()
+    if len(held) >= pool.per_customer_limit:
+        code = held[0]  # an unredeemed one first ("assigned" sorts before "redeemed")
+        return _assignment(code, data.customer_id, new=False)
+
+    now = utcnow()
+    pick = (
+        select(Code.id)
+        .where(
+            Code.pool_id == pool.id,
+            Code.status == CodeStatus.AVAILABLE.value,
+            or_(Code.expires_at.is_(None), Code.expires_at > now),
+        )
+        .order_by(Code.id)
+        .limit(1)
+    )
+    if is_postgresql():
+        # Concurrent assigners each take a different free row instead of queuing.
+        pick = pick.with_for_update(skip_locked=True)
+    code_id = session.scalar(pick)
+    if code_id is None:
+        raise PoolUnavailable(f"The pool “{pool.name}” has no codes left.", reason="pool_exhausted")
+    done = session.execute(
+        update(Code)
+        .where(Code.id == code_id, Code.status == CodeStatus.AVAILABLE.value)
+        .values(status=CodeStatus.ASSIGNED.value, customer_id=customer_pk, assigned_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:  # cannot happen under the lock above; refuse rather than double-assign
+        raise DomainError("The code was taken meanwhile; try again.", reason="conflict")
+    session.add(CodeEvent(
+        code_id=code_id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
+        from_status=CodeStatus.AVAILABLE.value, to_status=CodeStatus.ASSIGNED.value, at=now,
+        user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id,
+    ))
+    code = session.get(Code, code_id, populate_existing=True)
+    return _assignment(code, data.customer_id, new=True)
+
+
+def _assignment(code: Code, customer_id: str, *, new: bool) -> Assignment:
+    return Assignment(code.code, code.id, code.pool_id, customer_id, code.status,
+                      code.assigned_at, code.expires_at, new)
+
+
+def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) -> Assignment:
+    """Give the customer the pool's next available code, or the one they already hold.
+
+    Asking twice is safe: a customer at the pool's per-customer limit gets their
+    existing code back with `new=False`.
+    """
+    data = customer.checked()
+    with write_transaction() as session:
+        pool = _usable_pool(session, pool_id)
+        result = _assign_in(session, pool, data, actor)
+        if result.new:
+            pools.adjust_counts(session, pool_id, available=-1, assigned=1)
+    return result
+
+
+def assign_many(
+    pool_id: int, customers: Iterable[tuple[int, CustomerData | DomainError]],
+    *, actor: Actor = SYSTEM,
+) -> BulkResult:
+    """Assign codes to a list of (line, customer) in one transaction.
+
+    Lines that cannot be served are reported, not fatal: a wrong field fails that
+    line, and once the pool runs out every later line fails with pool_exhausted.
+    """
+    result = BulkResult()
+    with write_transaction() as session:
+        pool = _usable_pool(session, pool_id)
+        exhausted = False
+        for line, data in customers:
+            if isinstance(data, DomainError):
+                result.failed.append(Failure(line, data.details.get("customer_id", ""),
+                                             data.reason, data.message))
+                continue
+            try:
+                data = data.checked()
+            except InvalidInput as exc:
+                result.failed.append(Failure(line, data.customer_id or "", exc.reason, exc.message))
+                continue
+            if exhausted:
+                result.failed.append(Failure(line, data.customer_id, "pool_exhausted",
+                                             "The pool had no codes left."))
+                continue
+            try:
+                assignment = _assign_in(session, pool, data, actor)
+            except PoolUnavailable as exc:
+                exhausted = exc.reason == "pool_exhausted"
+                result.failed.append(Failure(line, data.customer_id, exc.reason, exc.message))
+                continue
+            if assignment.new:
+                result.assigned += 1
+            else:
+                result.already_assigned += 1
+        pools.adjust_counts(session, pool_id, available=-result.assigned, assigned=result.assigned)
+    result.counts = pools.counts(pool_id)
+    return result
+
+
+def read_customer_file(stream: BinaryIO) -> Iterable[tuple[int, CustomerData | DomainError]]:
+    """(line, customer) for each row of a customer CSV, or the line's error."""
+    table = open_table(stream, CUSTOMER_COLUMNS, "customer_id")
+    cols = table.columns
+
+    def cell(cells: list[str], name: str) -> str | None:
+        index = cols.get(name)
+        return cells[index] if index is not None and index < len(cells) else None
+
+    for line, cells in table.rows():
+        customer_id = (cell(cells, "customer_id") or "").strip()
+        try:
+            yield line, CustomerData(
+                customer_id=customer_id,
+                email=cell(cells, "email"),
+                phone=cell(cells, "phone"),
+                first_name=cell(cells, "first_name"),
+                last_name=cell(cells, "last_name"),
+                email_consent=parse_consent(cell(cells, "email_consent"), "email_consent"),
+                sms_consent=parse_consent(cell(cells, "sms_consent"), "sms_consent"),
+            )
+        except InvalidInput as exc:
+            exc.details["customer_id"] = customer_id
+            yield line, exc
+
+
+def assign_file(pool_id: int, stream: BinaryIO, *, actor: Actor = SYSTEM) -> BulkResult:
+    """Assign codes to every customer in a CSV file (same reading rules as imports)."""
+    return assign_many(pool_id, read_customer_file(stream), actor=actor)
+
+
+def holdings(customer_pk: int) -> list[Code]:
+    """A customer's codes, newest first."""
+    return list(db.session.scalars(
+        select(Code).where(Code.customer_id == customer_pk).order_by(Code.assigned_at.desc())
+    ))
+
+

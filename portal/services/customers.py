@@ -1,0 +1,104 @@
+"""Customers: who holds codes, and how to reach them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Customer, utcnow
+from .errors import InvalidInput, NotFound
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?[0-9 ()\-]{5,31}")
+TRUE = {"1", "true", "yes", "y", "t", "on", "x"}
+FALSE = {"0", "false", "no", "n", "f", "off", ""}
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """What a caller says about a customer; None leaves a stored value as it is."""
+
+    customer_id: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email_consent: bool | None = None
+    sms_consent: bool | None = None
+
+    def checked(self) -> CustomerData:
+        """The same data trimmed, or InvalidInput naming the wrong field."""
+        customer_id = (self.customer_id or "").strip()
+        if not customer_id:
+            raise InvalidInput("A customer needs a customer_id.", field="customer_id",
+                               reason="missing_customer_id")
+        if len(customer_id) > 200:
+            raise InvalidInput("customer_id is at most 200 characters.", field="customer_id")
+        email = (self.email or "").strip() or None
+        if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+            raise InvalidInput(f"“{email}” is not an email address.", field="email",
+                               reason="invalid_email")
+        phone = (self.phone or "").strip() or None
+        if phone and not _PHONE.fullmatch(phone):
+            raise InvalidInput(f"“{phone}” is not a phone number.", field="phone",
+                               reason="invalid_phone")
+        first = (self.first_name or "").strip()[:200] or None
+        last = (self.last_name or "").strip()[:200] or None
+        return CustomerData(customer_id, email, phone, first, last,
+                            self.email_consent, self.sms_consent)
+
+
+def parse_consent(value: str | bool | None, field: str) -> bool | None:
+    """yes/no, true/false, 1/0 (any case); blank means no."""
+    if value is None or isinstance(value, bool):
+        return value
+    key = value.strip().lower()
+    if key in TRUE:
+        return True
+    if key in FALSE:
+        return False
+    raise InvalidInput(f"{field} must be yes or no, not “{value}”.", field=field,
+                       reason="invalid_consent")
+
+
+def upsert(session: Session, data: CustomerData) -> int:
+    """Create or update the customer in the caller's transaction; returns its id.
+
+    On PostgreSQL the upsert also locks the customer's row until the transaction
+    ends, which is what keeps concurrent assignments to one customer in line.
+    """
+    values = {
+        key: value
+        for key, value in (
+            ("email", data.email), ("phone", data.phone), ("first_name", data.first_name),
+            ("last_name", data.last_name), ("email_consent", data.email_consent),
+            ("sms_consent", data.sms_consent),
+        )
+        if value is not None
+    }
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Customer).values(
+        external_id=data.customer_id,
+        created_at=now,
+        updated_at=now,
+        **{"email_consent": False, "sms_consent": False, **values},
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Customer.external_id],
+        set_={**values, "updated_at": now} if values else {"external_id": data.customer_id},
+    ).returning(Customer.id)
+    return session.execute(stmt).scalar_one()
+
+
+def find(customer_id: str) -> Customer:
+    """The customer with this external id, or NotFound(unknown_customer)."""
+    customer = db.session.scalar(select(Customer).where(Customer.external_id == customer_id))
+    if customer is None:
+        raise NotFound(f"There is no customer “{customer_id}”.", reason="unknown_customer")
+    return customer

@@ -1,0 +1,229 @@
+"""Filling a pool with generated codes, unique across the workspace."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Code, ImportBatch, Pool, PoolStatus
+from . import pools
+from .actor import SYSTEM, Actor
+from .codes import MAX_LENGTH, MIN_LENGTH, normalize
+from .errors import CodeSpaceTooSmall, Conflict, InvalidInput, NotFound
+from .staging import Staging
+from .tx import write_transaction
+
+CHARSETS = {
+    # Without the look-alikes 0 O 1 I L, so codes read aloud or typed are not misread.
+    "alphanumeric": "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
+    "alphabetic": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "numeric": "0123456789",
+    "hex": "0123456789ABCDEF",
+}
+RANDOM = "#"
+CHUNK = 1_000_000
+MAX_COUNT = 10_000_000
+_LITERAL = re.compile(r"[A-Za-z0-9_.\-]*")
+_CUSTOM = re.compile(r"[A-Z0-9_.]+")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to generate: `pattern` (with # for a random character) wins over `length`."""
+
+    length: int = 10
+    charset: str = "alphanumeric"
+    pattern: str | None = None
+    prefix: str = ""
+    postfix: str = ""
+
+    @property
+    def alphabet(self) -> str:
+        if self.charset in CHARSETS:
+            return CHARSETS[self.charset]
+        custom = "".join(dict.fromkeys(self.charset.upper()))
+        if len(custom) < 2 or not _CUSTOM.fullmatch(custom):
+            raise InvalidInput(
+                "A custom character set needs at least two of A–Z, 0–9, “_” and “.”; "
+                f"or name one of: {', '.join(CHARSETS)}.",
+                field="charset",
+            )
+        return custom
+
+    @property
+    def template(self) -> str:
+        """The whole code with # for each random character."""
+        if self.pattern:
+            body = self.pattern
+        else:
+            if not isinstance(self.length, int) or self.length < 1:
+                raise InvalidInput("Length must be a positive whole number.", field="length")
+            body = RANDOM * self.length
+        for name, part in (("prefix", self.prefix), ("postfix", self.postfix)):
+            if not _LITERAL.fullmatch(part):
+                raise InvalidInput(f"The {name} may only use A–Z, a–z, 0–9, “-”, “_” and “.”.",
+                                   field=name)
+        if not _LITERAL.fullmatch(body.replace(RANDOM, "")):
+            raise InvalidInput(
+                "A pattern may only use # (a random character), A–Z, a–z, 0–9, “-”, “_” and “.”.",
+                field="pattern",
+            )
+        if RANDOM not in body:
+            raise InvalidInput("A pattern needs at least one # for a random character.",
+                               field="pattern")
+        whole = self.prefix + body + self.postfix
+        if len(whole) > MAX_LENGTH or len(normalize(whole)) < MIN_LENGTH:
+            raise InvalidInput(
+                f"Generated codes must be {MIN_LENGTH}–{MAX_LENGTH} characters; "
+                f"these would be {len(whole)}.",
+                field="pattern" if self.pattern else "length",
+            )
+        return whole
+
+    @property
+    def random_positions(self) -> int:
+        return self.template.count(RANDOM)
+
+    @property
+    def space(self) -> int:
+        """How many different codes this spec can make."""
+        return len(self.alphabet) ** self.random_positions
+
+    def describe(self) -> str:
+        return f"{self.template} from {self.charset}"
+
+
+@dataclass(frozen=True)
+class Room:
+    space: int
+    used: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.space - self.used, 0)
+
+    @property
+    def allowed(self) -> int:
+        """The most codes one request may take: half of what is left."""
+        return self.remaining // 2
+
+
+@dataclass
+class GenerationResult:
+    batch_id: int
+    generated: int
+    sample: list[str]
+    counts: pools.Counts
+
+
+def random_strings(alphabet: str, count: int, size: int) -> list[str]:
+    """`count` strings of `size` characters drawn uniformly from `alphabet` by the OS CSPRNG.
+
+    Random bytes are mapped to characters with bytes.translate, dropping the bytes
+    above the largest multiple of the alphabet's size so every character is equally
+    likely: the same source as `secrets`, without a Python call per character.
+    """
+    width = len(alphabet)
+    limit = 256 - 256 % width
+    table = bytes(ord(alphabet[i % width]) for i in range(256))
+    drop = bytes(range(limit, 256))
+    need = count * size
+    pool = bytearray()
+    while len(pool) < need:
+        missing = need - len(pool)
+        pool += os.urandom(missing * 256 // limit + 64).translate(table, drop)
+    chars = pool[:need].decode("ascii")
+    return [chars[i : i + size] for i in range(0, need, size)]
+
+
+def candidates(spec: Spec, count: int) -> list[str]:
+    """`count` codes made from the spec (not yet checked against the database)."""
+    template = spec.template
+    fmt = template.replace("{", "{{").replace("}", "}}").replace(RANDOM, "{}")
+    randoms = random_strings(spec.alphabet, count, template.count(RANDOM))
+    return [fmt.format(*r) for r in randoms]
+
+
+def room(spec: Spec) -> Room:
+    """The spec's code space and how much of it codes already in the workspace use."""
+    shape = normalize(spec.template).replace("\\", "\\\\").replace("%", "\\%")
+    shape = shape.replace("_", "\\_").replace(RANDOM, "_")
+    used = db.session.scalar(
+        select(func.count()).select_from(Code).where(Code.normalized.like(shape, escape="\\"))
+    )
+    return Room(space=spec.space, used=int(used or 0))
+
+
+def preview(spec: Spec, count: int = 10) -> list[str]:
+    """Sample codes for the marketer to look at; nothing is stored."""
+    return candidates(spec, count)
+
+
+def generate_codes(
+    pool_id: int, count: int, spec: Spec = Spec(), *, actor: Actor = SYSTEM
+) -> GenerationResult:
+    """Generate `count` new codes into the pool, all of them or none.
+
+    Refuses with CodeSpaceTooSmall when the request would take more than half of
+    the code space that is left, so later codes stay hard to guess and quick to find.
+    """
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise InvalidInput("Count must be a positive whole number.", field="count")
+    if count > MAX_COUNT:
+        raise InvalidInput(f"At most {MAX_COUNT:,} codes at a time.", field="count")
+    template = spec.template  # validates the spec before any lock is taken
+    with write_transaction() as session:
+        pool = session.get(Pool, pool_id)
+        if pool is None:
+            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+        if pool.status == PoolStatus.ARCHIVED:
+            raise Conflict("This pool is archived; restore it before adding codes.",
+                           reason="pool_archived")
+        batch = ImportBatch(pool_id=pool_id, kind="generate", source=spec.describe()[:500],
+                            user_id=actor.user_id, api_key_id=actor.api_key_id)
+        session.add(batch)
+        session.flush()
+        with Staging(session) as staging:
+            space = room(spec)
+            if count > space.allowed:
+                raise CodeSpaceTooSmall(
+                    f"{count:,} codes would use more than half of the room left for "
+                    f"“{template}”: {space.remaining:,} codes are left, so at most "
+                    f"{space.allowed:,} can be generated. Use a longer pattern or a larger "
+                    "character set.",
+                    requested=count, remaining=space.remaining, allowed=space.allowed,
+                )
+            generated = 0
+            rounds = 0
+            while generated < count:
+                rounds += 1
+                if rounds > 50:
+                    raise CodeSpaceTooSmall("Could not find enough unused codes; "
+                                            "use a longer pattern.", requested=count)
+                want = min(count - generated, CHUNK)
+                # A little extra, so the few that collide rarely need another round.
+                staging.add(_rows(candidates(spec, want + want // 100 + 8)))
+                staging.classify(pool_id)
+                generated += staging.insert_codes(pool_id, batch.id, limit=want)
+                staging.reset()
+        batch.imported = generated
+        pools.adjust_counts(session, pool_id, available=generated)
+        batch_id = batch.id
+    sample = list(
+        db.session.scalars(
+            select(Code.code).where(Code.batch_id == batch_id).order_by(Code.id).limit(10)
+        )
+    )
+    return GenerationResult(batch_id, generated, sample, pools.counts(pool_id))
+
+
+def _rows(codes: list[str]) -> Iterator[tuple]:
+    for line, code in enumerate(codes, start=1):
+        yield line, code, code.replace("-", "").upper(), None, None
+
+

@@ -1,0 +1,61 @@
+"""The append-only history of codes, read per code and per customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Code, CodeEvent, ImportBatch
+from .errors import NotFound
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str
+    code: str
+    from_status: str | None
+    to_status: str
+    user_id: int | None = None
+    api_key_id: int | None = None
+    store_id: int | None = None
+    details: dict = field(default_factory=dict)
+
+
+def _entries(events: list[tuple[CodeEvent, str]]) -> list[Entry]:
+    return [
+        Entry(e.at, e.kind, code, e.from_status, e.to_status, e.user_id, e.api_key_id,
+              e.store_id, e.details or {})
+        for e, code in events
+    ]
+
+
+def for_code(code_id: int) -> list[Entry]:
+    """Everything that happened to one code, oldest first, from its import on."""
+    code = db.session.get(Code, code_id)
+    if code is None:
+        raise NotFound("There is no such code.", reason="unknown_code")
+    entries = []
+    if code.batch_id is not None:
+        batch = db.session.get(ImportBatch, code.batch_id)
+        kind = "generated" if batch.kind == "generate" else "imported"
+        entries.append(Entry(batch.created_at, kind, code.code, None, "available", batch.user_id,
+                             batch.api_key_id, None, {"batch_id": batch.id,
+                                                      "source": batch.source}))
+    events = db.session.execute(
+        select(CodeEvent, Code.code).join(Code, Code.id == CodeEvent.code_id)
+        .where(CodeEvent.code_id == code_id).order_by(CodeEvent.id)
+    ).all()
+    return entries + _entries(events)
+
+
+def for_customer(customer_pk: int) -> list[Entry]:
+    """Everything that happened to a customer's codes, oldest first."""
+    events = db.session.execute(
+        select(CodeEvent, Code.code).join(Code, Code.id == CodeEvent.code_id)
+        .where(CodeEvent.customer_id == customer_pk).order_by(CodeEvent.id)
+    ).all()
+    return _entries(events)

@@ -1,0 +1,176 @@
+"""Filling a pool from a partner's file (stage 2 of a campaign)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import ImportBatch, ImportRejection, Pool, PoolStatus
+from . import pools
+from .actor import SYSTEM, Actor
+from .codes import MAX_LENGTH, normalize, rejection_reason
+from .errors import Conflict, NotFound
+from .filereader import TableFile, header_key, open_table
+from .staging import Row, Staging
+from .times import parse_moment
+from .tx import write_transaction
+
+LISTED_REJECTIONS = 1000
+
+CODE_HEADERS = {
+    header_key(name)
+    for name in (
+        "code", "codes", "coupon", "coupon code", "coupon_code", "couponcode", "voucher",
+        "voucher code", "vouchercode", "voucher number", "promo", "promo code", "promocode",
+        "promotion code", "discount code", "gift code", "redemption code", "unique code",
+        "code value", "serial", "pin",
+    )
+}
+EXPIRY_HEADERS = {
+    header_key(name)
+    for name in (
+        "expires_at", "expires at", "expires", "expires on", "expiry", "expiry date",
+        "expiration", "expiration date", "exp date", "valid until", "valid to", "end date",
+    )
+}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    batch_id: int
+    lines: int
+    imported: int
+    rejected: int
+    by_reason: dict[str, int]
+    rejections: list[Rejection]
+    counts: pools.Counts
+    # When this very file went into this pool before: the earlier import's time.
+    previously_imported_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _candidates(table: TableFile) -> Iterator[Row]:
+    """Staging rows for every non-blank line: valid ones with their normalized code."""
+    code_col = table.columns["code"]
+    expiry_col = table.columns.get("expires_at")
+    expiries: dict[str, datetime | None | str] = {}
+    for line, cells in table.rows():
+        code = cells[code_col].strip() if code_col < len(cells) else ""
+        reason = rejection_reason(code)
+        if reason:
+            yield line, code[: MAX_LENGTH * 4], None, None, reason
+            continue
+        expires_at = None
+        if expiry_col is not None and expiry_col < len(cells) and cells[expiry_col].strip():
+            raw = cells[expiry_col]
+            expires_at = expiries.get(raw)
+            if expires_at is None:
+                try:
+                    expires_at = parse_moment(raw, end_of_day=True)
+                except ValueError:
+                    expires_at = "invalid_expiry"
+                if len(expiries) > 10_000:  # partner files repeat a few dates; stay bounded
+                    expiries.clear()
+                expiries[raw] = expires_at
+            if expires_at == "invalid_expiry":
+                yield line, code, None, None, "invalid_expiry"
+                continue
+        yield line, code, normalize(code), expires_at, None
+
+
+def import_codes(
+    pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM
+) -> ImportResult:
+    """Import a CSV or text file of codes into the pool, all of it or none of it.
+
+    Valid new codes go in as available; every other line is reported with its line
+    number, value and reason. A malformed file raises MalformedFile and changes nothing.
+    """
+    with write_transaction() as session:
+        pool = session.get(Pool, pool_id)
+        if pool is None:
+            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+        if pool.status == PoolStatus.ARCHIVED:
+            raise Conflict("This pool is archived; restore it before adding codes.",
+                           reason="pool_archived")
+        table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
+        batch = ImportBatch(
+            pool_id=pool_id, kind="import", source=source[:500],
+            user_id=actor.user_id, api_key_id=actor.api_key_id,
+        )
+        session.add(batch)
+        session.flush()
+        lines = 0
+        with Staging(session) as staging:
+
+            def counted() -> Iterator[Row]:
+                nonlocal lines
+                for row in _candidates(table):
+                    lines += 1
+                    yield row
+
+            staging.add(counted())
+            staging.classify(pool_id)
+            imported = staging.insert_codes(pool_id, batch.id)
+            by_reason = staging.rejection_counts()
+            staging.save_rejections(batch.id)
+        previous = session.scalar(
+            select(ImportBatch.created_at)
+            .where(ImportBatch.pool_id == pool_id, ImportBatch.sha256 == table.sha256,
+                   ImportBatch.id != batch.id)
+            .order_by(ImportBatch.id)
+            .limit(1)
+        )
+        batch.sha256 = table.sha256
+        batch.lines = lines
+        batch.imported = imported
+        batch.rejected = sum(by_reason.values())
+        batch.rejected_by_reason = by_reason
+        # Counters last: on PostgreSQL their row locks are held only until commit.
+        pools.adjust_counts(session, pool_id, available=imported)
+        listed = rejections(batch.id, limit=LISTED_REJECTIONS)
+        batch_id = batch.id
+    notes = []
+    if previous is not None:
+        notes.append(
+            f"This file was already imported into this pool on {previous:%Y-%m-%d %H:%M} UTC; "
+            "codes already in the pool were not added again."
+        )
+    elif imported == 0 and lines and set(by_reason) == {"already_in_pool"}:
+        notes.append("Every code in this file is already in this pool.")
+    return ImportResult(
+        batch_id=batch_id,
+        lines=lines,
+        imported=imported,
+        rejected=sum(by_reason.values()),
+        by_reason=by_reason,
+        rejections=listed,
+        counts=pools.counts(pool_id),
+        previously_imported_at=previous,
+        notes=notes,
+    )
+
+
+def rejections(batch_id: int, *, limit: int | None = None, offset: int = 0) -> list[Rejection]:
+    """The batch's rejected lines in file order (all of them when limit is None)."""
+    query = (
+        select(ImportRejection.line, ImportRejection.value, ImportRejection.reason)
+        .where(ImportRejection.batch_id == batch_id)
+        .order_by(ImportRejection.line)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [Rejection(*row) for row in db.session.execute(query)]

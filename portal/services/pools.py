@@ -1,0 +1,175 @@
+"""Code pools: their settings, their status and their counts."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus
+from .errors import Conflict, InvalidInput, NotFound
+from .tx import write_transaction
+
+EDITABLE = (
+    "name",
+    "description",
+    "benefit",
+    "terms",
+    "barcode_format",
+    "valid_from",
+    "valid_until",
+    "per_customer_limit",
+    "low_stock_threshold",
+    "require_assignment",
+    "status",
+)
+
+
+@dataclass(frozen=True)
+class Counts:
+    available: int = 0
+    assigned: int = 0
+    redeemed: int = 0
+    canceled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.available + self.assigned + self.redeemed + self.canceled
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+def _check(values: dict[str, Any]) -> None:
+    """Refuse values the pool cannot hold, naming the field."""
+    if "name" in values:
+        name = (values["name"] or "").strip()
+        if not name:
+            raise InvalidInput("A pool needs a name.", field="name")
+        if len(name) > 200:
+            raise InvalidInput("A pool's name is at most 200 characters.", field="name")
+        values["name"] = name
+    if "barcode_format" in values and values["barcode_format"] not in set(BarcodeFormat):
+        choices = ", ".join(BarcodeFormat)
+        raise InvalidInput(f"Barcode format must be one of: {choices}.", field="barcode_format")
+    if "status" in values and values["status"] not in set(PoolStatus):
+        choices = ", ".join(PoolStatus)
+        raise InvalidInput(f"Status must be one of: {choices}.", field="status")
+    for field, low in (("per_customer_limit", 1), ("low_stock_threshold", 0)):
+        if field in values:
+            value = values[field]
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise InvalidInput(f"{field} must be a whole number of at least {low}.", field=field)
+    for field in ("valid_from", "valid_until"):
+        value = values.get(field)
+        if value is not None and not isinstance(value, datetime):
+            raise InvalidInput(f"{field} must be a date and time.", field=field)
+
+
+def _check_window(pool: Pool) -> None:
+    if pool.valid_from and pool.valid_until and pool.valid_until <= pool.valid_from:
+        raise InvalidInput("valid_until must be after valid_from.", field="valid_until")
+
+
+def create_pool(name: str, **values: Any) -> Pool:
+    """Create an active pool with zeroed counters; the name must be unique."""
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Unknown pool fields: {', '.join(sorted(unknown))}.")
+    values = {key: value for key, value in values.items() if value is not None}
+    values["name"] = name
+    _check(values)
+    try:
+        with write_transaction() as session:
+            pool = Pool(**values)
+            _check_window(pool)
+            session.add(pool)
+            session.flush()
+            session.add_all(PoolCounter(pool_id=pool.id, shard=s) for s in range(COUNTER_SHARDS))
+    except IntegrityError as exc:
+        raise Conflict(f"A pool named “{values['name']}” already exists.", field="name") from exc
+    return pool
+
+
+def update_pool(pool_id: int, **values: Any) -> Pool:
+    """Change a pool's settings, status included."""
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Unknown pool fields: {', '.join(sorted(unknown))}.")
+    _check(values)
+    try:
+        with write_transaction() as session:
+            pool = _get(session, pool_id)
+            for key, value in values.items():
+                setattr(pool, key, value)
+            _check_window(pool)
+    except IntegrityError as exc:
+        raise Conflict(f"A pool named “{values.get('name')}” already exists.", field="name") from exc
+    return pool
+
+
+def set_status(pool_id: int, status: str) -> Pool:
+    """Pause, resume or archive a pool."""
+    return update_pool(pool_id, status=status)
+
+
+def _get(session: Session, pool_id: int) -> Pool:
+    pool = session.get(Pool, pool_id)
+    if pool is None:
+        raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+    return pool
+
+
+def get_pool(pool_id: int) -> Pool:
+    """The pool, or NotFound."""
+    return _get(db.session, pool_id)
+
+
+def list_pools() -> list[Pool]:
+    """Every pool, newest first."""
+    return list(db.session.scalars(select(Pool).order_by(Pool.id.desc())))
+
+
+def counts(pool_id: int) -> Counts:
+    """The pool's counts by status, read from its counter shards in constant time."""
+    return counts_for([pool_id]).get(pool_id, Counts())
+
+
+def counts_for(pool_ids: list[int]) -> dict[int, Counts]:
+    """Counts of several pools in one query."""
+    if not pool_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            PoolCounter.pool_id,
+            func.sum(PoolCounter.available),
+            func.sum(PoolCounter.assigned),
+            func.sum(PoolCounter.redeemed),
+            func.sum(PoolCounter.canceled),
+        )
+        .where(PoolCounter.pool_id.in_(pool_ids))
+        .group_by(PoolCounter.pool_id)
+    )
+    return {row[0]: Counts(*(int(n or 0) for n in row[1:])) for row in rows}
+
+
+def adjust_counts(session: Session, pool_id: int, **deltas: int) -> None:
+    """Add deltas to one random shard of the pool's counters, in the caller's transaction."""
+    deltas = {key: value for key, value in deltas.items() if value}
+    if not deltas:
+        return
+    columns = {key: getattr(PoolCounter, key) + value for key, value in deltas.items()}
+    session.execute(
+        update(PoolCounter)
+        .where(
+            PoolCounter.pool_id == pool_id,
+            PoolCounter.shard == random.randrange(COUNTER_SHARDS),
+        )
+        .values(**columns)
+    )

@@ -1,0 +1,262 @@
+"""Checking and redeeming codes (stage 5), rolling redemptions back, voiding codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from ..extensions import db
+from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, utcnow
+from . import pools
+from .actor import SYSTEM, Actor
+from .codes import MAX_LENGTH, normalize
+from .errors import Conflict, InvalidInput, NotFound, RedemptionRefused
+from .tx import write_transaction
+
+REASONS = (
+    "unknown_code",
+    "canceled",
+    "already_redeemed",
+    "pool_inactive",
+    "not_yet_valid",
+    "expired",
+    "not_assigned",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a code can be redeemed now; `reason` is None when it can."""
+
+    valid: bool
+    reason: str | None
+    code: Code | None
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason] if self.reason else "Valid: this code can be redeemed."
+
+
+MESSAGES = {
+    "unknown_code": "There is no such code.",
+    "canceled": "This code was canceled.",
+    "already_redeemed": "This code was already redeemed.",
+    "pool_inactive": "This campaign is not running at the moment.",
+    "not_yet_valid": "This code is not valid yet.",
+    "expired": "This code has expired.",
+    "not_assigned": "This code was never given to a customer.",
+}
+
+
+def find_code(raw: str, session: Session | None = None) -> Code | None:
+    """The code typed loosely (any case, spaces, hyphens), with its pool, or None."""
+    key = normalize(raw or "")
+    if not key or len(key) > MAX_LENGTH:
+        return None
+    session = session or db.session
+    return session.scalar(
+        select(Code)
+        .options(joinedload(Code.pool), joinedload(Code.customer), joinedload(Code.redeemed_store))
+        .where(Code.normalized == key)
+        .execution_options(populate_existing=True)
+    )
+
+
+def verdict_for(code: Code | None, now: datetime | None = None) -> Verdict:
+    """The rules of a code's life, in the order a cashier needs to hear them."""
+    now = now or utcnow()
+    if code is None:
+        return Verdict(False, "unknown_code", None)
+    pool = code.pool
+    if code.status == CodeStatus.CANCELED:
+        reason = "canceled"
+    elif code.status == CodeStatus.REDEEMED:
+        reason = "already_redeemed"
+    elif pool.status != PoolStatus.ACTIVE:
+        reason = "pool_inactive"
+    elif pool.valid_from is not None and now < pool.valid_from:
+        reason = "not_yet_valid"
+    elif (code.expires_at is not None and code.expires_at <= now) or (
+        pool.valid_until is not None and pool.valid_until <= now
+    ):
+        reason = "expired"
+    elif code.status == CodeStatus.AVAILABLE and pool.require_assignment:
+        reason = "not_assigned"
+    else:
+        reason = None
+    return Verdict(reason is None, reason, code)
+
+
+def validate(raw: str) -> Verdict:
+    """Say whether the code can be redeemed now, and if not exactly why."""
+    return verdict_for(find_code(raw))
+
+
+def _refusal(verdict: Verdict) -> RedemptionRefused:
+    details = {}
+    if verdict.reason == "already_redeemed" and verdict.code is not None:
+        details = {
+            "redeemed_at": verdict.code.redeemed_at,
+            "store": verdict.code.redeemed_store.code if verdict.code.redeemed_store else None,
+        }
+    return RedemptionRefused(verdict.message, reason=verdict.reason, **details)
+
+
+def _by_key(session: Session, idempotency_key: str) -> Redemption | None:
+    return session.scalar(
+        select(Redemption)
+        .options(joinedload(Redemption.code), joinedload(Redemption.store))
+        .where(Redemption.idempotency_key == idempotency_key)
+    )
+
+
+def redeem(
+    raw: str,
+    *,
+    store_id: int | None = None,
+    actor: Actor = SYSTEM,
+    order_ref: str | None = None,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """Redeem the code exactly once; the same idempotency key again returns the first result."""
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
+        raise InvalidInput("An idempotency key is 1–200 characters.", field="idempotency_key")
+    if order_ref is not None and len(order_ref) > 200:
+        raise InvalidInput("An order reference is at most 200 characters.", field="order_ref")
+    store_id = store_id if store_id is not None else actor.store_id
+    try:
+        with write_transaction() as session:
+            if idempotency_key and (earlier := _by_key(session, idempotency_key)):
+                return earlier
+            verdict = verdict_for(find_code(raw, session))
+            if not verdict.valid:
+                raise _refusal(verdict)
+            code = verdict.code
+            now = utcnow()
+            before = code.status
+            done = session.execute(
+                update(Code)
+                .where(Code.id == code.id, Code.status == before)
+                .values(status=CodeStatus.REDEEMED.value, redeemed_at=now,
+                        redeemed_store_id=store_id, redeemed_by_user_id=actor.user_id,
+                        redeemed_by_api_key_id=actor.api_key_id, order_ref=order_ref)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if done != 1:
+                # Someone else redeemed it between our read and our write.
+                session.rollback()
+                raise _refusal(verdict_for(find_code(raw)))
+            redemption = Redemption(
+                code_id=code.id, store_id=store_id, user_id=actor.user_id,
+                api_key_id=actor.api_key_id, order_ref=order_ref,
+                idempotency_key=idempotency_key, redeemed_at=now,
+            )
+            session.add(redemption)
+            session.add(CodeEvent(
+                code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+                kind="redeemed", from_status=before, to_status=CodeStatus.REDEEMED.value, at=now,
+                user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=store_id,
+                details={"order_ref": order_ref} if order_ref else {},
+            ))
+            session.flush()
+            pools.adjust_counts(session, code.pool_id, **{before: -1, "redeemed": 1})
+        return _reload(redemption.id)
+    except (RedemptionRefused, IntegrityError):
+        # A concurrent request with the same key won: answer with its redemption.
+        if idempotency_key and (earlier := _by_key(db.session, idempotency_key)):
+            return earlier
+        raise
+
+
+def _reload(redemption_id: int) -> Redemption:
+    return db.session.scalar(
+        select(Redemption)
+        .options(joinedload(Redemption.code), joinedload(Redemption.store))
+        .where(Redemption.id == redemption_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def get_redemption(redemption_id: int) -> Redemption:
+    redemption = _reload(redemption_id)
+    if redemption is None:
+        raise NotFound(f"There is no redemption {redemption_id}.", reason="unknown_redemption")
+    return redemption
+
+
+def rollback(redemption_id: int, reason: str, *, actor: Actor = SYSTEM) -> Redemption:
+    """Undo a redemption: the code goes back to `assigned` (or `available`) and says why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the redemption is rolled back.", field="reason")
+    with write_transaction() as session:
+        redemption = session.get(Redemption, redemption_id)
+        if redemption is None:
+            raise NotFound(f"There is no redemption {redemption_id}.", reason="unknown_redemption")
+        now = utcnow()
+        done = session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption_id, Redemption.rolled_back_at.is_(None))
+            .values(rolled_back_at=now, rollback_reason=reason[:1000])
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise Conflict("This redemption was already rolled back.", reason="already_rolled_back")
+        code = session.get(Code, redemption.code_id)
+        back = CodeStatus.ASSIGNED if code.customer_id is not None else CodeStatus.AVAILABLE
+        done = session.execute(
+            update(Code)
+            .where(Code.id == code.id, Code.status == CodeStatus.REDEEMED.value)
+            .values(status=back.value, redeemed_at=None, redeemed_store_id=None,
+                    redeemed_by_user_id=None, redeemed_by_api_key_id=None, order_ref=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise Conflict("The code is no longer redeemed.", reason="code_not_redeemed")
+        session.add(CodeEvent(
+            code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+            kind="redemption_rolled_back", from_status=CodeStatus.REDEEMED.value,
+            to_status=back.value, at=now, user_id=actor.user_id, api_key_id=actor.api_key_id,
+            store_id=actor.store_id, details={"reason": reason, "redemption_id": redemption_id},
+        ))
+        pools.adjust_counts(session, code.pool_id, redeemed=-1, **{back.value: 1})
+    return _reload(redemption_id)
+
+
+def cancel(raw: str, reason: str, *, actor: Actor = SYSTEM) -> Code:
+    """Void a code that has not been redeemed; it can never be assigned or redeemed again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the code is canceled.", field="reason")
+    with write_transaction() as session:
+        code = find_code(raw, session)
+        if code is None:
+            raise NotFound("There is no such code.", reason="unknown_code")
+        before = code.status
+        if before == CodeStatus.CANCELED:
+            raise Conflict("This code is already canceled.", reason="already_canceled")
+        if before == CodeStatus.REDEEMED:
+            raise Conflict("A redeemed code cannot be canceled; roll the redemption back first.",
+                           reason="already_redeemed")
+        now = utcnow()
+        done = session.execute(
+            update(Code)
+            .where(Code.id == code.id, Code.status == before)
+            .values(status=CodeStatus.CANCELED.value)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise Conflict("The code changed meanwhile; try again.", reason="conflict")
+        session.add(CodeEvent(
+            code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id, kind="canceled",
+            from_status=before, to_status=CodeStatus.CANCELED.value, at=now,
+            user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id,
+            details={"reason": reason},
+        ))
+        pools.adjust_counts(session, code.pool_id, canceled=1, **{before: -1})
+        code_id = code.id
+    return db.session.get(Code, code_id, populate_existing=True)

@@ -1,0 +1,21 @@
+"""Reading moments written by people and files."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or date-time, in UTC when no zone is given.
+
+    A date alone means the start of that day, or its last second with end_of_day
+    (a voucher that "expires 2027-06-30" is good all that day). Raises ValueError.
+    """
+    value = raw.strip()
+    if len(value) == 10:
+        day = date.fromisoformat(value)
+        if end_of_day:
+            return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,46 @@
+"""Transactions for services that write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ..extensions import SQLITE_BEGIN, db
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """Run the block in one transaction that commits at the end or rolls back on error.
+
+    On SQLite the transaction takes the write lock at BEGIN (waiting up to the busy
+    timeout), so a service that reads and then writes never fails half-way.
+    """
+    session = db.session()
+    if session.in_transaction():
+        # A read the caller made (loading the signed-in user, say) must not pin an
+        # old snapshot under this write.
+        session.commit()
+    session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def lock_code_space(session: Session) -> None:
+    """Serialize writers that add codes: codes are unique across every pool.
+
+    SQLite already has one writer at a time; on PostgreSQL a transaction-scoped
+    advisory lock keeps two imports from tripping over each other's new codes.
+    """
+    if is_postgresql():
+        session.execute(text("SELECT pg_advisory_xact_lock(7263001)"))

@@ -1,0 +1,94 @@
+"""Fixtures: every service test runs on a real SQLite file and, when configured, on
+a real PostgreSQL server (PORTAL_TEST_DATABASE_URL), each test in a fresh database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from portal import create_app
+from portal.config import normalize_database_url
+from portal.extensions import db
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "").strip()
+PG_REQUIRED = os.environ.get("PORTAL_REQUIRE_POSTGRES", "").strip() not in ("", "0", "false")
+DATA = Path(__file__).parent / "data"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With PORTAL_REQUIRE_POSTGRES set, a missing PostgreSQL fails the run at once."""
+    if not PG_REQUIRED:
+        return
+    if not PG_URL:
+        raise pytest.UsageError("PORTAL_REQUIRE_POSTGRES is set but PORTAL_TEST_DATABASE_URL is not")
+    engine = create_engine(normalize_database_url(PG_URL))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        raise pytest.UsageError(f"PostgreSQL is required but unreachable: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A URL to an empty database of each kind; PostgreSQL gets its own schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'portal.sqlite3'}", {}
+        return
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("PostgreSQL is required but PORTAL_TEST_DATABASE_URL is not set")
+        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
+    url = normalize_database_url(PG_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield url, {"connect_args": {"options": f"-c search_path={schema}"}}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path: Path):
+    url, engine_options = database_url
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options, "pool_size": 20, "max_overflow": 5},
+        "PUBLIC_BASE_URL": "http://portal.test",
+    })
+    with app.app_context():
+        db.create_all()
+    ctx = app.app_context()
+    ctx.push()
+    yield app
+    db.session.remove()
+    ctx.pop()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def dialect(app) -> str:
+    return db.engine.dialect.name
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

@@ -1,0 +1,42 @@
+"""The app factory: configuration, SQLite's settings, health check."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from portal import create_app
+from portal.config import normalize_database_url
+from portal.extensions import db
+
+
+def test_postgres_urls_use_psycopg3():
+    assert normalize_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_database_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_database_url_and_secret_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/other.db")
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("other.db")
+    assert app.config["SECRET_KEY"] == "from-env"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.delenv("SECRET_KEY")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/portal.sqlite3"
+    assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert client.get("/").status_code == 200

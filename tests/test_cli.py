@@ -1,0 +1,145 @@
+"""The `portal` command: each voucher command, its output and its exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask_migrate import check
+from sqlalchemy import inspect, select
+
+from portal import create_app
+from portal.cli import EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND
+from portal.extensions import db
+from portal.models import ApiKey, Pool, User
+from portal.services import accounts, pools
+from tests.conftest import DATA
+
+
+def invoke(runner, *args: str, input: str | None = None):
+    return runner.invoke(args=list(args), input=input)
+
+
+def test_init_creates_the_schema_from_migrations_and_is_idempotent(database_url, tmp_path):
+    url, engine_options = database_url
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+                      "SECRET_KEY": "t"})
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["init"])
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"pool", "code", "customer", "redemption", "code_event", "pool_counter"} <= tables
+        check()  # raises if the models and the migrated schema differ
+        db.engine.dispose()
+
+
+def test_create_pool_prints_its_id_last(runner):
+    result = invoke(runner, "create-pool", "Spring", "--per-customer-limit", "2",
+                    "--valid-from", "2026-01-01", "--valid-until", "2027-06-30",
+                    "--low-stock-threshold", "10")
+    assert result.exit_code == 0, result.output
+    pool_id = int(result.output.strip().splitlines()[-1])
+    pool = db.session.get(Pool, pool_id)
+    assert (pool.per_customer_limit, pool.low_stock_threshold) == (2, 10)
+    assert pool.valid_until.isoformat() == "2027-06-30T23:59:59+00:00"
+    again = invoke(runner, "create-pool", "Spring")
+    assert again.exit_code == EXIT_CONFLICT
+    assert "already exists" in again.output
+
+
+def test_create_pool_with_a_bad_time_is_a_usage_error(runner):
+    result = invoke(runner, "create-pool", "P", "--valid-until", "next week")
+    assert result.exit_code == 2
+    assert "ISO 8601" in result.output
+    assert pools.list_pools() == []
+
+
+def test_import_and_generate_print_summaries(runner):
+    pool_id = pools.create_pool("Spring").id
+    result = invoke(runner, "import-codes", str(pool_id), str(DATA / "codes-partner-export.csv"))
+    assert result.exit_code == 0, result.output
+    assert "imported: 200" in result.output
+    assert "line 204: too_short: 'AB'" in result.output
+    result = invoke(runner, "generate-codes", str(pool_id), "--count", "50",
+                    "--pattern", "GIFT-####", "--charset", "numeric")
+    assert result.exit_code == 0, result.output
+    assert "generated: 50" in result.output
+    assert pools.counts(pool_id).available == 250
+
+
+def test_import_of_a_binary_file_exits_with_bad_input(runner, tmp_path):
+    pool_id = pools.create_pool("Spring").id
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\x00\x01\x02" * 100)
+    result = invoke(runner, "import-codes", str(pool_id), str(junk))
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "binary" in result.output
+    assert invoke(runner, "import-codes", "999", str(junk)).exit_code == EXIT_NOT_FOUND
+
+
+def test_generate_refuses_a_too_small_code_space(runner):
+    pool_id = pools.create_pool("Tiny").id
+    result = invoke(runner, "generate-codes", str(pool_id), "--count", "60", "--length", "2",
+                    "--charset", "numeric", "--prefix", "Z")
+    assert result.exit_code == 1
+    assert "code_space_too_small" in result.output
+
+
+def test_assign_codes_from_a_customer_file(runner):
+    pool_id = pools.create_pool("Spring").id
+    invoke(runner, "generate-codes", str(pool_id), "--count", "200")
+    result = invoke(runner, "assign-codes", str(pool_id), str(DATA / "customers.csv"))
+    assert result.exit_code == 0, result.output
+    assert "assigned: 120" in result.output and "already assigned: 1" in result.output
+
+
+def test_users_stores_and_keys(runner):
+    assert invoke(runner, "create-store", "S1", "Main street").exit_code == 0
+    result = invoke(runner, "create-user", "Till@Example.com", "--role", "cashier", "--store",
+                    "S1", "--password-stdin", input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "till@example.com"))
+    assert user.store.code == "S1" and user.password_hash != "correct horse battery"
+    assert accounts.check_password("till@example.com", "correct horse battery") is not None
+    assert accounts.check_password("till@example.com", "wrong") is None
+    short = invoke(runner, "create-user", "a@example.com", "--role", "admin", "--password-stdin",
+                   input="short\n")
+    assert short.exit_code == EXIT_BAD_INPUT
+    no_store = invoke(runner, "create-user", "b@example.com", "--role", "cashier",
+                      "--password-stdin", input="long enough password\n")
+    assert no_store.exit_code == EXIT_BAD_INPUT
+
+    result = invoke(runner, "create-api-key", "Till 4", "--scope", "pos")
+    assert result.exit_code == 0
+    secret = result.output.strip().splitlines()[-1]
+    key = db.session.scalar(select(ApiKey))
+    assert secret.startswith("vpk_") and secret not in (key.key_hash, key.prefix)
+    assert accounts.find_api_key(secret).id == key.id
+    accounts.revoke_api_key(key.id)
+    assert accounts.find_api_key(secret) is None
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_console_script_runs_against_the_instance_folder(database_url, tmp_path):
+    """`portal` as installed: init, then create a pool and read its id off the last line."""
+    env = {**os.environ, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("DATABASE_URL", None)
+    env.pop("SECRET_KEY", None)
+    script = Path(sys.executable).parent / "portal"
+    run = lambda *args: subprocess.run([str(script), *args], env=env, capture_output=True,  # noqa: E731
+                                       text=True, timeout=120)
+    assert run("init").returncode == 0
+    created = run("create-pool", "Spring")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().splitlines()[-1].isdigit()
+    assert (tmp_path / "instance" / "portal.sqlite3").exists()
+    key_file = tmp_path / "instance" / "secret_key"
+    assert len(key_file.read_text()) == 64 and oct(key_file.stat().st_mode)[-3:] == "600"
+    first = key_file.read_text()
+    run("init")
+    assert key_file.read_text() == first  # generated once, then kept
