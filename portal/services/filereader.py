@@ -75,7 +75,7 @@ class TableFile:
         try:
             for cells in reader:
                 line, start = start, base + reader.line_num
-                if not cells or all(not cell.strip() for cell in cells):
+                if not cells or (not cells[0].strip() and not "".join(cells).strip()):
                     continue
                 yield line, cells
         except UnicodeDecodeError as exc:

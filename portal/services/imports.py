@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import ImportBatch, ImportRejection, Pool, PoolStatus
 from . import pools
 from .actor import SYSTEM, Actor
-from .codes import MAX_LENGTH, normalize, rejection_reason
+from .codes import MAX_LENGTH, check
 from .errors import Conflict, NotFound
 from .filereader import TableFile, header_key, open_table
 from .staging import Row, Staging
@@ -65,10 +65,10 @@ def _candidates(table: TableFile) -> Iterator[Row]:
     """Staging rows for every non-blank line: valid ones with their normalized code."""
     code_col = table.columns["code"]
     expiry_col = table.columns.get("expires_at")
-    expiries: dict[str, datetime | None | str] = {}
+    expiries: dict[str, datetime | str] = {}
     for line, cells in table.rows():
         code = cells[code_col].strip() if code_col < len(cells) else ""
-        reason = rejection_reason(code)
+        normalized, reason = check(code)
         if reason:
             yield line, code[: MAX_LENGTH * 4], None, None, reason
             continue
@@ -87,7 +87,7 @@ def _candidates(table: TableFile) -> Iterator[Row]:
             if expires_at == "invalid_expiry":
                 yield line, code, None, None, "invalid_expiry"
                 continue
-        yield line, code, normalize(code), expires_at, None
+        yield line, code, normalized, expires_at, None
 
 
 def import_codes(
@@ -112,16 +112,8 @@ def import_codes(
         )
         session.add(batch)
         session.flush()
-        lines = 0
         with Staging(session) as staging:
-
-            def counted() -> Iterator[Row]:
-                nonlocal lines
-                for row in _candidates(table):
-                    lines += 1
-                    yield row
-
-            staging.add(counted())
+            lines = staging.add(_candidates(table))
             staging.classify(pool_id)
             imported = staging.insert_codes(pool_id, batch.id)
             by_reason = staging.rejection_counts()

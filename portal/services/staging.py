@@ -8,7 +8,7 @@ database keep memory bounded and run at close to the database's own loading spee
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import text
@@ -68,27 +68,27 @@ class Staging:
     def _execute(self, sql: str, params: dict | None = None):  # noqa: ANN202
         return self.session.execute(text(sql), params or {})
 
-    def add(self, rows: Iterable[Row]) -> None:
-        """Append candidate rows, in batches, through the driver's fastest path."""
+    def add(self, rows: Iterable[Row]) -> int:
+        """Append candidate rows through the driver's fastest path; returns how many."""
+        counter = _Counter(rows)
         if self.postgresql:
-            cursor = self._raw.cursor()
-            with cursor.copy(
+            with self._raw.cursor() as cursor, cursor.copy(
                 "COPY import_staging (line, code, normalized, expires_at, reason) FROM STDIN"
             ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        cursor = self._raw.cursor()
-        batch: list[tuple] = []
-        for line, code, normalized, expires_at, reason in rows:
-            if expires_at is not None:
-                expires_at = expires_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-            batch.append((line, code, normalized, expires_at, reason))
-            if len(batch) >= BATCH:
-                cursor.executemany("INSERT INTO import_staging VALUES (?, ?, ?, ?, ?)", batch)
-                batch.clear()
-        if batch:
-            cursor.executemany("INSERT INTO import_staging VALUES (?, ?, ?, ?, ?)", batch)
+                chunk: list[str] = []
+                for line in _copy_lines(counter):
+                    chunk.append(line)
+                    if len(chunk) >= BATCH:
+                        copy.write("".join(chunk))
+                        chunk.clear()
+                if chunk:
+                    copy.write("".join(chunk))
+        else:
+            cursor = self._raw.cursor()
+            cursor.executemany("INSERT INTO import_staging VALUES (?, ?, ?, ?, ?)",
+                               _sqlite_rows(counter))
+            cursor.close()
+        return counter.count
 
     def classify(self, pool_id: int) -> None:
         """Give every staged row its final reason: NULL for a code that can go in."""
@@ -100,7 +100,7 @@ class Staging:
         sql = (
             "INSERT INTO code (pool_id, batch_id, code, normalized, status, expires_at) "
             "SELECT :pool_id, :batch_id, code, normalized, 'available', expires_at "
-            "FROM import_classified WHERE reason IS NULL ORDER BY line"
+            "FROM import_classified WHERE reason IS NULL ORDER BY normalized"
         )
         params = {"pool_id": pool_id, "batch_id": batch_id}
         if limit is not None:
@@ -127,3 +127,39 @@ class Staging:
         """Empty the table for another round (generation tops up what collided)."""
         self._execute("DROP TABLE IF EXISTS import_classified")
         self._execute("DELETE FROM import_staging")
+
+
+class _Counter:
+    """Counts the rows that pass through it."""
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def _sqlite_rows(rows: Iterable[Row]) -> Iterator[tuple]:
+    """Rows as SQLite stores them: times as the naive UTC text SQLAlchemy reads back."""
+    for row in rows:
+        if row[3] is None:
+            yield row
+        else:
+            yield row[0], row[1], row[2], row[3].strftime("%Y-%m-%d %H:%M:%S.%f"), row[4]
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_lines(rows: Iterable[Row]) -> Iterator[str]:
+    """Rows in COPY's text format. Accepted codes need no escaping (they are checked to
+    be letters, digits, "-", "_" and "."); rejected values are escaped."""
+    for line, code, normalized, expires_at, reason in rows:
+        if reason is None:
+            when = "\\N" if expires_at is None else expires_at.isoformat()
+            yield f"{line}\t{code}\t{normalized}\t{when}\t\\N\n"
+        else:
+            yield f"{line}\t{code.translate(_COPY_ESCAPES)}\t\\N\t\\N\t{reason}\n"
