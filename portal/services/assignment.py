@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -63,7 +63,8 @@ class BulkResult:
 
 
 def _usable_pool(session: Session, pool_id: int) -> Pool:
-    pool = session.get(Pool, pool_id)
+    # populate_existing: a long-lived session must see a pause made elsewhere.
+    pool = session.get(Pool, pool_id, populate_existing=True)
     if pool is None:
         raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
     if pool.status != PoolStatus.ACTIVE:
@@ -75,55 +76,61 @@ def _usable_pool(session: Session, pool_id: int) -> Pool:
     return pool
 
 
+# Core statements on the tables: assignment is the hot path, and the ORM's per-object
+# bookkeeping cost more than the database's own work.
+_codes = Code.__table__
+_events = CodeEvent.__table__
+_RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
+             _codes.c.expires_at)
+
+
 def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -> Assignment:
     """One customer's assignment inside the caller's transaction."""
     customer_pk = upsert(session, data)
     held = session.execute(
-        select(Code)
-        .where(Code.customer_id == customer_pk, Code.pool_id == pool.id, Code.status.in_(HELD))
-        .order_by(Code.status, Code.assigned_at.desc(), Code.id.desc())
-    ).scalars().all()
+        select(*_RETURNED)
+        .where(_codes.c.customer_id == customer_pk, _codes.c.pool_id == pool.id,
+               _codes.c.status.in_(HELD))
+        # An unredeemed code first ("assigned" sorts before "redeemed"), newest first.
+        .order_by(_codes.c.status, _codes.c.assigned_at.desc(), _codes.c.id.desc())
+    ).all()
     if len(held) >= pool.per_customer_limit:
-        code = held[0]  # an unredeemed one first ("assigned" sorts before "redeemed")
-        return _assignment(code, data.customer_id, new=False)
+        return _assignment(held[0], pool.id, data.customer_id, new=False)
 
     now = utcnow()
     pick = (
-        select(Code.id)
+        select(_codes.c.id)
         .where(
-            Code.pool_id == pool.id,
-            Code.status == CodeStatus.AVAILABLE.value,
-            or_(Code.expires_at.is_(None), Code.expires_at > now),
+            _codes.c.pool_id == pool.id,
+            _codes.c.status == CodeStatus.AVAILABLE.value,
+            or_(_codes.c.expires_at.is_(None), _codes.c.expires_at > now),
         )
-        .order_by(Code.id)
+        .order_by(_codes.c.id)
         .limit(1)
     )
     if is_postgresql():
         # Concurrent assigners each take a different free row instead of queuing.
         pick = pick.with_for_update(skip_locked=True)
-    code_id = session.scalar(pick)
-    if code_id is None:
-        raise PoolUnavailable(f"The pool “{pool.name}” has no codes left.", reason="pool_exhausted")
-    done = session.execute(
-        update(Code)
-        .where(Code.id == code_id, Code.status == CodeStatus.AVAILABLE.value)
+    row = session.execute(
+        update(_codes)
+        .where(_codes.c.id == pick.scalar_subquery(),
+               _codes.c.status == CodeStatus.AVAILABLE.value)
         .values(status=CodeStatus.ASSIGNED.value, customer_id=customer_pk, assigned_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done != 1:  # cannot happen under the lock above; refuse rather than double-assign
-        raise DomainError("The code was taken meanwhile; try again.", reason="conflict")
-    session.add(CodeEvent(
-        code_id=code_id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
+        .returning(*_RETURNED)
+    ).first()
+    if row is None:
+        raise PoolUnavailable(f"The pool “{pool.name}” has no codes left.", reason="pool_exhausted")
+    session.execute(insert(_events).values(
+        code_id=row.id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
         from_status=CodeStatus.AVAILABLE.value, to_status=CodeStatus.ASSIGNED.value, at=now,
-        user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id,
+        user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id, details={},
     ))
-    code = session.get(Code, code_id, populate_existing=True)
-    return _assignment(code, data.customer_id, new=True)
+    return _assignment(row, pool.id, data.customer_id, new=True)
 
 
-def _assignment(code: Code, customer_id: str, *, new: bool) -> Assignment:
-    return Assignment(code.code, code.id, code.pool_id, customer_id, code.status,
-                      code.assigned_at, code.expires_at, new)
+def _assignment(row, pool_id: int, customer_id: str, *, new: bool) -> Assignment:  # noqa: ANN001
+    return Assignment(row.code, row.id, pool_id, customer_id, row.status, row.assigned_at,
+                      row.expires_at, new)
 
 
 def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) -> Assignment:

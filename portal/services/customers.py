@@ -83,16 +83,16 @@ def upsert(session: Session, data: CustomerData) -> int:
     }
     now = utcnow()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Customer).values(
+    stmt = dialect.insert(Customer.__table__).values(
         external_id=data.customer_id,
         created_at=now,
         updated_at=now,
         **{"email_consent": False, "sms_consent": False, **values},
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Customer.external_id],
+        index_elements=[Customer.__table__.c.external_id],
         set_={**values, "updated_at": now} if values else {"external_id": data.customer_id},
-    ).returning(Customer.id)
+    ).returning(Customer.__table__.c.id)
     return session.execute(stmt).scalar_one()
 
 

@@ -159,17 +159,17 @@ def counts_for(pool_ids: list[int]) -> dict[int, Counts]:
     return {row[0]: Counts(*(int(n or 0) for n in row[1:])) for row in rows}
 
 
+_counters = PoolCounter.__table__
+
+
 def adjust_counts(session: Session, pool_id: int, **deltas: int) -> None:
     """Add deltas to one random shard of the pool's counters, in the caller's transaction."""
-    deltas = {key: value for key, value in deltas.items() if value}
-    if not deltas:
+    columns = {key: _counters.c[key] + value for key, value in deltas.items() if value}
+    if not columns:
         return
-    columns = {key: getattr(PoolCounter, key) + value for key, value in deltas.items()}
     session.execute(
-        update(PoolCounter)
-        .where(
-            PoolCounter.pool_id == pool_id,
-            PoolCounter.shard == random.randrange(COUNTER_SHARDS),
-        )
-        .values(**columns)
+        update(_counters)
+        .where(_counters.c.pool_id == pool_id,
+               _counters.c.shard == random.randrange(COUNTER_SHARDS))
+        .values(columns)
     )
