@@ -50,4 +50,15 @@ def from_environment(instance_path: str) -> dict:
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "API_GENERATE_MAX": int(os.environ.get("API_GENERATE_MAX", "1000000")),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED", "true")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATE_LIMIT_REDEMPTION": os.environ.get("RATE_LIMIT_REDEMPTION", "600/minute"),
+        "RATE_LIMIT_UNKNOWN_CODE": os.environ.get("RATE_LIMIT_UNKNOWN_CODE", "30/minute;300/hour"),
     }
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off")

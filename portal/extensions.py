@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -21,6 +23,8 @@ db = SQLAlchemy(
     metadata=MetaData(naming_convention=NAMING), session_options={"expire_on_commit": False}
 )
 migrate = Migrate()
+# Limits are declared where they apply; storage is memory, or Redis with REDIS_URL.
+limiter = Limiter(key_func=get_remote_address)
 
 # Execution option a service sets before its first statement to take SQLite's write
 # lock at BEGIN: a deferred transaction that reads and then writes can fail at once

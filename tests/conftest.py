@@ -59,7 +59,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path: Path):
+def app_config() -> dict:
+    """Extra settings for the app; a test module overrides this fixture to change them."""
+    return {"RATELIMIT_ENABLED": False}
+
+
+@pytest.fixture
+def app(database_url, app_config, tmp_path: Path):
     url, engine_options = database_url
     app = create_app({
         "TESTING": True,
@@ -67,6 +73,7 @@ def app(database_url, tmp_path: Path):
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options, "pool_size": 20, "max_overflow": 5},
         "PUBLIC_BASE_URL": "http://portal.test",
+        **app_config,
     })
     with app.app_context():
         db.create_all()

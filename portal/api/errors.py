@@ -1,0 +1,109 @@
+"""Every error on an /api path is JSON {error, message}: never an HTML page or a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..services.errors import (
+    CodeSpaceTooSmall,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    MalformedFile,
+    NotFound,
+    PoolUnavailable,
+    RedemptionRefused,
+)
+
+log = logging.getLogger(__name__)
+
+HTTP_REASONS = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    """An HTTP error with a machine-readable code, raised from API views."""
+
+    def __init__(self, status: int, error: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message, self.details = status, error, message, details
+
+
+def status_for(exc: DomainError) -> int:
+    """One place that maps the services' refusals to HTTP statuses."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, RedemptionRefused):
+        return {"already_redeemed": 409, "unknown_code": 404}.get(exc.reason, 422)
+    if isinstance(exc, Conflict | PoolUnavailable):
+        return 409
+    if isinstance(exc, CodeSpaceTooSmall | MalformedFile):
+        return 422
+    return 422
+
+
+def body(error: str, message: str, **details: Any):
+    return jsonify({"error": error, "message": message, **_jsonable(details)})
+
+
+def _jsonable(details: dict) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details.items()}
+
+
+def register(app: Flask) -> None:
+    """Install handlers that answer JSON on /api paths and leave other pages alone."""
+
+    def on_api() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return body(exc.error, exc.message, **exc.details), exc.status
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        if not on_api():
+            raise exc
+        return body(exc.reason, exc.message, **exc.details), status_for(exc)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not on_api():
+            return exc
+        status = exc.code or 500
+        error = HTTP_REASONS.get(status, "error")
+        message = exc.description or error
+        if status == 413:
+            message = "The request body is over the configured limit."
+        elif status == 429:
+            message = f"Too many requests: {exc.description}. Try again later."
+        response = body(error, message)
+        response.status_code = status
+        headers = dict(exc.get_headers())
+        for name in ("Allow", "Retry-After"):
+            if name in headers:
+                response.headers[name] = headers[name]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if not on_api():
+            raise exc
+        log.exception("unexpected error on %s", request.path)
+        return body("internal_error", "Something went wrong on our side; it has been logged."), 500

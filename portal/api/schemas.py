@@ -1,0 +1,221 @@
+"""The API's request and response shapes. They validate requests and, through
+pydantic's JSON Schema, make the OpenAPI document: one definition for both."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+API_MAX_GENERATE = 1_000_000
+BarcodeFormat = Literal["qr", "code128", "ean13", "none"]
+PoolStatus = Literal["active", "paused", "archived"]
+CodeStatus = Literal["available", "assigned", "redeemed", "canceled"]
+
+
+def _whole(value: object) -> object:
+    """JSON Schema counts 12.0 as an integer, so the API does too."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def Whole(**bounds: int):  # noqa: N802  (reads like a type in the models)
+    """An integer with bounds, taking 12.0 as 12 but never "12"."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_whole)]
+
+
+class Strict(BaseModel):
+    """Request bodies: no unknown fields and no type coercion (0 is not a date)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Error(BaseModel):
+    error: str = Field(description="Machine-readable reason, e.g. `pool_exhausted`.")
+    message: str = Field(description="What went wrong, for people.")
+    model_config = ConfigDict(extra="allow")
+
+
+class PoolCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    benefit: str | None = Field(None, max_length=10_000)
+    terms: str | None = Field(None, max_length=10_000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
+    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
+    barcode_format: BarcodeFormat | None = None
+    require_assignment: bool | None = None
+
+
+class PoolPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    benefit: str | None = Field(None, max_length=10_000)
+    terms: str | None = Field(None, max_length=10_000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
+    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
+    barcode_format: BarcodeFormat | None = None
+    require_assignment: bool | None = None
+    status: PoolStatus | None = None
+
+
+class Counts(BaseModel):
+    available: int
+    assigned: int
+    redeemed: int
+    canceled: int
+    total: int
+
+
+class Pool(BaseModel):
+    id: int
+    name: str
+    description: str
+    benefit: str
+    terms: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+    per_customer_limit: int
+    low_stock_threshold: int
+    barcode_format: BarcodeFormat
+    require_assignment: bool
+    status: PoolStatus
+    created_at: datetime
+    counts: Counts
+
+
+class PoolList(BaseModel):
+    pools: list[Pool]
+
+
+class Rejection(BaseModel):
+    line: int
+    value: str
+    reason: str
+
+
+class ImportResult(BaseModel):
+    imported: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+    rejections: list[Rejection] = Field(description="The first 1,000 rejected lines.")
+    notes: list[str]
+    counts: Counts
+
+
+class Generate(Strict):
+    count: Whole(ge=1, le=API_MAX_GENERATE) = Field(
+        description="How many codes; at most 1,000,000 per request (the CLI takes up to 10 million).")
+    length: Whole(ge=1, le=64) = 10
+    charset: str = Field("alphanumeric", min_length=1, max_length=100, description=(
+        "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set."))
+    pattern: str | None = Field(None, min_length=1, max_length=64,
+                                description="For example `SUMMER-####-####`; # is random.")
+    prefix: str = Field("", max_length=64)
+    postfix: str = Field("", max_length=64)
+
+
+class Generated(BaseModel):
+    generated: int
+    sample: list[str]
+    counts: Counts
+
+
+class CustomerIn(Strict):
+    customer_id: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    email_consent: bool | None = None
+    sms_consent: bool | None = None
+
+
+class Assignment(BaseModel):
+    code: str
+    status: CodeStatus
+    pool_id: int
+    customer_id: str
+    assigned_at: datetime
+    expires_at: datetime | None
+    voucher_url: str
+
+
+class BulkAssign(Strict):
+    customers: list[CustomerIn] = Field(max_length=10_000)
+
+
+class BulkFailure(BaseModel):
+    index: int
+    customer_id: str
+    error: str
+    message: str
+
+
+class BulkResult(BaseModel):
+    assigned: int
+    already_assigned: int
+    failed: list[BulkFailure]
+    counts: Counts
+
+
+class Voucher(BaseModel):
+    code: str
+    pool_id: int
+    pool_name: str
+    benefit: str
+    status: CodeStatus
+    customer_id: str | None
+    assigned_at: datetime | None
+    redeemed_at: datetime | None
+    expires_at: datetime | None = Field(description="The earlier of the code's and the pool's end.")
+    voucher_url: str | None
+
+
+class CustomerVouchers(BaseModel):
+    customer_id: str
+    vouchers: list[Voucher]
+
+
+class Validate(Strict):
+    code: str = Field(max_length=200)
+
+
+class Validation(BaseModel):
+    valid: bool
+    reason: str | None
+    voucher: Voucher | None
+
+
+class Redeem(Strict):
+    code: str = Field(max_length=200)
+    store: str | None = Field(None, max_length=32, description="The store's code.")
+    order_ref: str | None = Field(None, max_length=200)
+
+
+class Redemption(BaseModel):
+    id: int
+    code: str
+    pool_id: int
+    customer_id: str | None
+    store: str | None
+    order_ref: str | None
+    redeemed_at: datetime
+
+
+class Rollback(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class RolledBack(Redemption):
+    rolled_back_at: datetime
+    rollback_reason: str
+    code_status: CodeStatus
+
+
+class Health(BaseModel):
+    status: str

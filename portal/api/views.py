@@ -1,0 +1,265 @@
+"""API operations: thin translations between JSON and the services."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+
+from ..extensions import limiter
+from ..models import Code, Customer, Pool
+from ..services import (
+    accounts,
+    assignment,
+    customers,
+    generation,
+    imports,
+    pools,
+    redemption,
+)
+from ..services.customers import CustomerData
+from ..services.errors import DomainError
+from ..services.links import voucher_url
+from . import bp, schemas
+from .auth import key_identity
+from .errors import ApiError
+from .spec import openapi, operation
+
+NOT_FOUND = {404: "No such pool (`unknown_pool`)."}
+
+
+def _counts(pool_id: int) -> schemas.Counts:
+    return schemas.Counts(**pools.counts(pool_id).as_dict())
+
+
+def _pool(pool: Pool, counts: pools.Counts | None = None) -> schemas.Pool:
+    counts = counts or pools.counts(pool.id)
+    return schemas.Pool(
+        id=pool.id, name=pool.name, description=pool.description or "",
+        benefit=pool.benefit or "", terms=pool.terms or "", valid_from=pool.valid_from,
+        valid_until=pool.valid_until, per_customer_limit=pool.per_customer_limit,
+        low_stock_threshold=pool.low_stock_threshold, barcode_format=pool.barcode_format,
+        require_assignment=pool.require_assignment, status=pool.status,
+        created_at=pool.created_at, counts=schemas.Counts(**counts.as_dict()),
+    )
+
+
+def _voucher(code: Code) -> schemas.Voucher:
+    pool = code.pool
+    ends = [t for t in (code.expires_at, pool.valid_until) if t is not None]
+    return schemas.Voucher(
+        code=code.code, pool_id=pool.id, pool_name=pool.name, benefit=pool.benefit or "",
+        status=code.status, customer_id=code.customer.external_id if code.customer else None,
+        assigned_at=code.assigned_at, redeemed_at=code.redeemed_at,
+        expires_at=min(ends) if ends else None,
+        voucher_url=voucher_url(code.id) if code.customer_id else None,
+    )
+
+
+def _redemption(done) -> schemas.Redemption:  # noqa: ANN001
+    code = done.code
+    return schemas.Redemption(
+        id=done.id, code=code.code, pool_id=code.pool_id,
+        customer_id=code.customer.external_id if code.customer else None,
+        store=done.store.code if done.store else None, order_ref=done.order_ref,
+        redeemed_at=done.redeemed_at,
+    )
+
+
+# Rate limits on the operations where codes get guessed: every answer counts against
+# the general limit, and unknown-code answers also against a much tighter one.
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+def _unknown_answered(_response) -> bool:  # noqa: ANN001
+    return bool(g.get("unknown_code"))
+
+
+GUARDED = (
+    limiter.limit(_limit("RATE_LIMIT_REDEMPTION"), key_func=key_identity, scope="redeem-key"),
+    limiter.limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redeem-address"),
+    limiter.limit(_limit("RATE_LIMIT_UNKNOWN_CODE"), key_func=key_identity, scope="unknown-key",
+                  deduct_when=_unknown_answered),
+    limiter.limit(_limit("RATE_LIMIT_UNKNOWN_CODE"), scope="unknown-address",
+                  deduct_when=_unknown_answered),
+)
+
+
+@operation("POST", "/pools", summary="Create a pool", body=schemas.PoolCreate,
+           responses={201: schemas.Pool}, errors={409: "The name is taken (`conflict`)."})
+def create_pool(body: schemas.PoolCreate):
+    values = body.model_dump(exclude={"name"}, exclude_none=True)
+    return _pool(pools.create_pool(body.name, **values)), 201
+
+
+@operation("GET", "/pools", summary="List pools", responses={200: schemas.PoolList})
+def list_pools():
+    found = pools.list_pools()
+    counts = pools.counts_for([p.id for p in found])
+    return schemas.PoolList(pools=[_pool(p, counts.get(p.id, pools.Counts())) for p in found]), 200
+
+
+@operation("GET", "/pools/<id:pool_id>", summary="Read a pool", responses={200: schemas.Pool},
+           errors=NOT_FOUND)
+def get_pool(pool_id: int):
+    return _pool(pools.get_pool(pool_id)), 200
+
+
+@operation("PATCH", "/pools/<id:pool_id>", summary="Change a pool's settings or status",
+           body=schemas.PoolPatch, responses={200: schemas.Pool},
+           errors={**NOT_FOUND, 409: "The name is taken (`conflict`)."})
+def patch_pool(pool_id: int, body: schemas.PoolPatch):
+    values = body.model_dump(exclude_unset=True)
+    for field in ("name", "per_customer_limit", "low_stock_threshold", "barcode_format",
+                  "require_assignment", "status"):
+        if field in values and values[field] is None:
+            raise ApiError(400, "invalid_request", f"{field} cannot be null.",
+                           fields=[{"field": field, "message": "cannot be null"}])
+    for field in ("description", "benefit", "terms"):
+        if field in values and values[field] is None:
+            values[field] = ""
+    return _pool(pools.update_pool(pool_id, **values)), 200
+
+
+@operation("POST", "/pools/<id:pool_id>/codes", summary="Import a file of codes", upload=True,
+           responses={200: schemas.ImportResult},
+           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`).",
+                   415: "Send text/csv, text/plain or multipart field `file`.",
+                   422: "The file cannot be read (`malformed_file`)."})
+def import_codes(pool_id: int):
+    pools.get_pool(pool_id)  # 404 before reading a large body
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, "invalid_request", "Send the file in the multipart field `file`.")
+        stream, source = upload.stream, upload.filename or "upload"
+    elif request.mimetype in ("text/csv", "text/plain"):
+        stream, source = request.stream, "request body"
+    else:
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the file as text/csv, text/plain or multipart field `file`.")
+    result = imports.import_codes(pool_id, stream, source=source, actor=g.actor)
+    return schemas.ImportResult(
+        imported=result.imported, rejected=result.rejected, rejected_by_reason=result.by_reason,
+        rejections=[schemas.Rejection(line=r.line, value=r.value, reason=r.reason)
+                    for r in result.rejections],
+        notes=result.notes, counts=schemas.Counts(**result.counts.as_dict()),
+    ), 200
+
+
+@operation("POST", "/pools/<id:pool_id>/codes/generate", summary="Generate codes",
+           body=schemas.Generate, responses={201: schemas.Generated},
+           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`).",
+                   422: "Not enough code space left (`code_space_too_small`), or more codes "
+                        "than this server generates per request (`too_many_codes`)."})
+def generate_codes(pool_id: int, body: schemas.Generate):
+    most = current_app.config["API_GENERATE_MAX"]
+    if body.count > most:
+        raise ApiError(422, "too_many_codes", f"At most {most:,} codes per request here; "
+                       "send several requests or use `portal generate-codes`.", allowed=most)
+    spec = generation.Spec(length=body.length, charset=body.charset, pattern=body.pattern,
+                           prefix=body.prefix, postfix=body.postfix)
+    result = generation.generate_codes(pool_id, body.count, spec, actor=g.actor)
+    return schemas.Generated(generated=result.generated, sample=result.sample,
+                             counts=schemas.Counts(**result.counts.as_dict())), 201
+
+
+def _customer(data: schemas.CustomerIn) -> CustomerData:
+    return CustomerData(**data.model_dump())
+
+
+@operation("POST", "/pools/<id:pool_id>/assignments", summary="Assign a code to a customer",
+           body=schemas.CustomerIn, responses={201: schemas.Assignment, 200: schemas.Assignment},
+           errors={**NOT_FOUND, 409: "`pool_exhausted`, `pool_inactive` or `pool_expired`."})
+def assign(pool_id: int, body: schemas.CustomerIn):
+    result = assignment.assign_code(pool_id, _customer(body), actor=g.actor)
+    return schemas.Assignment(
+        code=result.code, status=result.status, pool_id=result.pool_id,
+        customer_id=result.customer_id, assigned_at=result.assigned_at,
+        expires_at=result.expires_at, voucher_url=voucher_url(result.code_id),
+    ), (201 if result.new else 200)
+
+
+@operation("POST", "/pools/<id:pool_id>/assignments/bulk", summary="Assign codes to many customers",
+           body=schemas.BulkAssign, responses={200: schemas.BulkResult},
+           errors={**NOT_FOUND, 409: "`pool_inactive` or `pool_expired`."})
+def assign_bulk(pool_id: int, body: schemas.BulkAssign):
+    rows = [(index, _customer(c)) for index, c in enumerate(body.customers)]
+    result = assignment.assign_many(pool_id, rows, actor=g.actor)
+    return schemas.BulkResult(
+        assigned=result.assigned, already_assigned=result.already_assigned,
+        failed=[schemas.BulkFailure(index=f.line, customer_id=f.customer_id, error=f.reason,
+                                    message=f.message) for f in result.failed],
+        counts=schemas.Counts(**result.counts.as_dict()),
+    ), 200
+
+
+@operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",
+           scope="pos", responses={200: schemas.CustomerVouchers},
+           errors={404: "No such customer (`unknown_customer`)."})
+def customer_vouchers(customer_id: str):
+    customer: Customer = customers.find(customer_id)
+    held = assignment.holdings(customer.id)
+    return schemas.CustomerVouchers(customer_id=customer.external_id,
+                                    vouchers=[_voucher(code) for code in held]), 200
+
+
+@operation("POST", "/redemptions/validate", summary="Check whether a code can be redeemed now",
+           scope="pos", body=schemas.Validate, responses={200: schemas.Validation},
+           decorators=GUARDED)
+def validate(body: schemas.Validate):
+    verdict = redemption.validate(body.code)
+    g.unknown_code = verdict.reason == "unknown_code"
+    return schemas.Validation(valid=verdict.valid, reason=verdict.reason,
+                              voucher=_voucher(verdict.code) if verdict.code else None), 200
+
+
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Repeat a redemption safely: the same key returns the first result.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 150},
+}
+
+
+@operation("POST", "/redemptions", summary="Redeem a code, exactly once", scope="pos",
+           body=schemas.Redeem, responses={201: schemas.Redemption},
+           headers=[IDEMPOTENCY_HEADER], decorators=GUARDED,
+           errors={404: "No such code (`unknown_code`).",
+                   409: "Already redeemed (`already_redeemed`, with `redeemed_at` and `store`).",
+                   422: "Cannot be redeemed now: `reason` in `error` (e.g. `expired`)."})
+def redeem(body: schemas.Redeem):
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 150):
+        raise ApiError(400, "invalid_request", "Idempotency-Key must be 1–150 characters.")
+    store_id = None
+    if body.store:
+        try:
+            store_id = accounts.find_store(body.store).id
+        except DomainError as exc:
+            raise ApiError(422, "unknown_store", exc.message) from exc
+    try:
+        done = redemption.redeem(
+            body.code, store_id=store_id, actor=g.actor, order_ref=body.order_ref,
+            idempotency_key=f"{g.api_key.id}:{key}" if key else None,
+        )
+    except DomainError as exc:
+        g.unknown_code = exc.reason == "unknown_code"
+        raise
+    return _redemption(done), 201
+
+
+@operation("POST", "/redemptions/<id:redemption_id>/rollback", summary="Undo a redemption",
+           scope="pos", body=schemas.Rollback, responses={200: schemas.RolledBack},
+           errors={404: "No such redemption (`unknown_redemption`).",
+                   409: "Already rolled back (`already_rolled_back`)."})
+def rollback(redemption_id: int, body: schemas.Rollback):
+    done = redemption.rollback(redemption_id, body.reason, actor=g.actor)
+    base = _redemption(done).model_dump()
+    return schemas.RolledBack(**base, rolled_back_at=done.rolled_back_at,
+                              rollback_reason=done.rollback_reason,
+                              code_status=done.code.status), 200
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 document of this API, built from the schemas that validate requests."""
+    return jsonify(openapi())

@@ -1,0 +1,45 @@
+"""A customer's voucher, and all of a customer's vouchers, by signed link."""
+
+from __future__ import annotations
+
+from flask import abort, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import Code, Customer
+from ..services import assignment
+from ..services.links import CUSTOMER, VOUCHER, read_token
+from ..services.redemption import verdict_for
+from . import bp
+
+
+def _code(code_id: int) -> Code | None:
+    return db.session.scalar(
+        select(Code).options(joinedload(Code.pool), joinedload(Code.redeemed_store))
+        .where(Code.id == code_id)
+    )
+
+
+@bp.get("/<token>")
+def show(token: str):
+    """One voucher: the benefit, the code and its status. A wrong token is a plain 404."""
+    code_id = read_token(VOUCHER, token)
+    code = _code(code_id) if code_id is not None else None
+    if code is None or code.customer_id is None:
+        abort(404)
+    verdict = verdict_for(code)
+    status = 410 if code.status == "canceled" else 200
+    return render_template("voucher/show.html", code=code, verdict=verdict), status
+
+
+@bp.get("/c/<token>")
+def wallet(token: str):
+    """All of a customer's vouchers on one page."""
+    customer_pk = read_token(CUSTOMER, token)
+    customer = db.session.get(Customer, customer_pk) if customer_pk is not None else None
+    if customer is None:
+        abort(404)
+    held = [code for code in assignment.holdings(customer.id) if code.status != "canceled"]
+    return render_template("voucher/wallet.html", customer=customer,
+                           vouchers=[(code, verdict_for(code)) for code in held])
