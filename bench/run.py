@@ -328,7 +328,11 @@ def main() -> None:
     text = report(results, quick)
     print(text)
     if not quick:
-        RESULTS.write_text(text)
+        # Keep the API section that bench/api.py appends.
+        marker = "<!-- api benchmark -->"
+        old = RESULTS.read_text() if RESULTS.exists() else ""
+        kept = old[old.index(marker):] if marker in old else ""
+        RESULTS.write_text(text + ("\n" + kept if kept else ""))
 
 
 if __name__ == "__main__":

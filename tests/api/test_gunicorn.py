@@ -1,0 +1,110 @@
+"""Several gunicorn workers on PostgreSQL, concurrent redemptions of the same codes over
+HTTP: each code is redeemed exactly once and the counts still match the codes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select, text
+
+from portal import create_app
+from portal.config import normalize_database_url
+from portal.extensions import db
+from portal.models import Redemption
+from portal.services import accounts, assignment, generation, pools
+from portal.services.customers import CustomerData
+from tests.conftest import PG_REQUIRED, PG_URL
+from tests.helpers import kept_counts, real_counts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def pg_schema():
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("PostgreSQL is required but PORTAL_TEST_DATABASE_URL is not set")
+        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
+    url = normalize_database_url(PG_URL)
+    schema = f"g_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield url, schema
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_concurrent_redemptions_through_gunicorn_workers(pg_schema, tmp_path):
+    url, schema = pg_schema
+    options = {"connect_args": {"options": f"-c search_path={schema}"}}
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": options,
+                      "SECRET_KEY": "shared"})
+    with app.app_context():
+        db.create_all()
+        pool_id = pools.create_pool("Rush").id
+        generation.generate_codes(pool_id, 60)
+        codes = [assignment.assign_code(pool_id, CustomerData(customer_id=f"R{i}")).code
+                 for i in range(40)]
+        key = accounts.create_api_key("tills", "pos").secret
+        db.session.remove()
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
+           "SECRET_KEY": "shared", "RATELIMIT_ENABLED": "false",
+           "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "4", "--threads", "4",
+         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {key}"}
+
+        def redeem(code: str) -> int:
+            return session.post(f"{base}/api/v1/redemptions", json={"code": code},
+                                headers=headers, timeout=30).status_code
+
+        attempts = [code for code in codes for _ in range(6)]  # six tills per code
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = list(pool.map(redeem, attempts))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert statuses.count(201) == len(codes)
+    assert statuses.count(409) == len(attempts) - len(codes)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Redemption)) == len(codes)
+        assert kept_counts(pool_id) == real_counts(pool_id) == {
+            "available": 20, "assigned": 0, "redeemed": 40, "canceled": 0}
+        db.engine.dispose()
