@@ -41,25 +41,40 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from .extensions import configure_sqlite, db, limiter, migrate
+    from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     limiter.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
-    from . import models  # noqa: F401  (register the tables with the metadata)
+    from . import models
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .api import errors as api_errors
+    from .auth import bp as auth_bp
+    from .cashier import bp as cashier_bp
     from .main import bp as main_bp
+    from .pools import bp as pools_bp
     from .voucher import bp as voucher_bp
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(voucher_bp)
+    for blueprint in (main_bp, auth_bp, pools_bp, cashier_bp, admin_bp, voucher_bp, api_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # API calls carry a bearer key, not a browser session
     api_errors.register(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
+
+    from .web import register as register_web
+
+    register_web(app)
 
     from .cli import register
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
@@ -25,6 +27,10 @@ db = SQLAlchemy(
 migrate = Migrate()
 # Limits are declared where they apply; storage is memory, or Redis with REDIS_URL.
 limiter = Limiter(key_func=get_remote_address)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see that page."
 
 # Execution option a service sets before its first statement to take SQLite's write
 # lock at BEGIN: a deferred transaction that reads and then writes can fail at once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -95,7 +96,7 @@ class Store(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -107,6 +108,10 @@ class User(db.Model):
     store: Mapped[Store | None] = relationship()
 
     __table_args__ = (CheckConstraint(f"role IN ({_values(Role)})", name="role"),)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a disabled user cannot sign in
+        return self.active
 
 
 class ApiKey(db.Model):

@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from portal import create_app
@@ -58,10 +60,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):
         admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each get their own app context, as in production,
+    even though the test keeps one pushed for calling services directly (otherwise
+    `g`, and the user Flask-Login caches in it, would leak from request to request)."""
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture
 def app_config() -> dict:
     """Extra settings for the app; a test module overrides this fixture to change them."""
-    return {"RATELIMIT_ENABLED": False}
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False}
 
 
 @pytest.fixture
@@ -75,6 +90,7 @@ def app(database_url, app_config, tmp_path: Path):
         "PUBLIC_BASE_URL": "http://portal.test",
         **app_config,
     })
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.create_all()
     ctx = app.app_context()
@@ -99,3 +115,33 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def sign_in(client, email: str, password: str = "correct horse battery"):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def users(app) -> dict[str, str]:
+    """One user per role (and a store for the cashier); the password is shared."""
+    from portal.services import accounts
+
+    accounts.create_store("S1", "Main street")
+    emails = {"admin": "admin@example.com", "marketer": "marketer@example.com",
+              "cashier": "cashier@example.com"}
+    for role, email in emails.items():
+        accounts.create_user(email, "correct horse battery", role, "S1" if role == "cashier" else None)
+    return emails
+
+
+@pytest.fixture
+def as_role(app, users):
+    """as_role("cashier") → a test client signed in with that role."""
+
+    def make(role: str):
+        client = app.test_client()
+        response = sign_in(client, users[role])
+        assert response.status_code == 302, response.data
+        return client
+
+    return make

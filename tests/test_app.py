@@ -39,4 +39,5 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}
-    assert client.get("/").status_code == 200
+    front = client.get("/")
+    assert front.status_code == 302 and front.headers["Location"].endswith("/login")

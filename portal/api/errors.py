@@ -12,6 +12,7 @@ from ..services.errors import (
     CodeSpaceTooSmall,
     Conflict,
     DomainError,
+    Forbidden,
     InvalidInput,
     MalformedFile,
     NotFound,
@@ -47,6 +48,8 @@ def status_for(exc: DomainError) -> int:
     """One place that maps the services' refusals to HTTP statuses."""
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, InvalidInput):
         return 400
     if isinstance(exc, RedemptionRefused):
@@ -66,6 +69,29 @@ def _jsonable(details: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details.items()}
 
 
+def domain_error(exc: DomainError):
+    """A service's refusal on an /api path, as JSON with its reason."""
+    return body(exc.reason, exc.message, **exc.details), status_for(exc)
+
+
+def http_error(exc: HTTPException):
+    """An HTTP error (404, 405, 413, 429, ...) on an /api path, as JSON."""
+    status = exc.code or 500
+    error = HTTP_REASONS.get(status, "error")
+    message = exc.description or error
+    if status == 413:
+        message = "The request body is over the configured limit."
+    elif status == 429:
+        message = f"Too many requests: {exc.description}. Try again later."
+    response = body(error, message)
+    response.status_code = status
+    headers = dict(exc.get_headers())
+    for name in ("Allow", "Retry-After"):
+        if name in headers:
+            response.headers[name] = headers[name]
+    return response
+
+
 def register(app: Flask) -> None:
     """Install handlers that answer JSON on /api paths and leave other pages alone."""
 
@@ -75,31 +101,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return body(exc.error, exc.message, **exc.details), exc.status
-
-    @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError):
-        if not on_api():
-            raise exc
-        return body(exc.reason, exc.message, **exc.details), status_for(exc)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        if not on_api():
-            return exc
-        status = exc.code or 500
-        error = HTTP_REASONS.get(status, "error")
-        message = exc.description or error
-        if status == 413:
-            message = "The request body is over the configured limit."
-        elif status == 429:
-            message = f"Too many requests: {exc.description}. Try again later."
-        response = body(error, message)
-        response.status_code = status
-        headers = dict(exc.get_headers())
-        for name in ("Allow", "Retry-After"):
-            if name in headers:
-                response.headers[name] = headers[name]
-        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

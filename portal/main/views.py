@@ -1,8 +1,9 @@
-"""The front page and the health check."""
+"""The front door and the health check."""
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import jsonify, redirect, url_for
+from flask_login import current_user
 from sqlalchemy import text
 
 from ..extensions import db
@@ -18,5 +19,9 @@ def healthz():
 
 @bp.get("/")
 def index():
-    """The portal's front door."""
-    return render_template("main/index.html")
+    """Send each visitor where they work: sign-in, the till, or the pool dashboard."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.role == "cashier":
+        return redirect(url_for("cashier.till"))
+    return redirect(url_for("pools.dashboard"))

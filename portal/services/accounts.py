@@ -119,3 +119,13 @@ def revoke_api_key(key_id: int) -> ApiKey:
             raise NotFound(f"There is no API key {key_id}.", reason="unknown_api_key")
         key.revoked_at = key.revoked_at or utcnow()
     return key
+
+
+def set_active(user_id: int, active: bool | None) -> User:
+    """Enable or disable a user; None flips the current state."""
+    with write_transaction() as session:
+        user = session.get(User, user_id, populate_existing=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.", reason="unknown_user")
+        user.active = (not user.active) if active is None else active
+    return user

@@ -28,6 +28,12 @@ class InvalidInput(DomainError):
     reason = "invalid_request"
 
 
+class Forbidden(DomainError):
+    """The actor may not do this (though someone else may)."""
+
+    reason = "forbidden"
+
+
 class Conflict(DomainError):
     reason = "conflict"
 

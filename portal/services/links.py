@@ -46,7 +46,9 @@ def read_token(kind: bytes, token: str, secret: str | None = None) -> int | None
         block = base64.urlsafe_b64decode(token + "==")
     except (binascii.Error, ValueError):
         return None
-    if len(block) != 16:
+    # Only the canonical spelling: the last character carries 4 spare bits, and a
+    # token that differs in them must not work too.
+    if len(block) != 16 or base64.urlsafe_b64encode(block).decode().rstrip("=") != token:
         return None
     cipher_key, check_key = _keys(secret or current_app.config["SECRET_KEY"], kind)
     decryptor = Cipher(algorithms.AES(cipher_key), modes.ECB()).decryptor()  # noqa: S305

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, utcnow
 from . import pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, normalize
-from .errors import Conflict, InvalidInput, NotFound, RedemptionRefused
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
 from .tx import write_transaction
 
 REASONS = (
@@ -188,16 +188,34 @@ def get_redemption(redemption_id: int) -> Redemption:
     return redemption
 
 
-def rollback(redemption_id: int, reason: str, *, actor: Actor = SYSTEM) -> Redemption:
-    """Undo a redemption: the code goes back to `assigned` (or `available`) and says why."""
+def rollback(
+    redemption_id: int,
+    reason: str,
+    *,
+    actor: Actor = SYSTEM,
+    only_by_user: int | None = None,
+    within: timedelta | None = None,
+) -> Redemption:
+    """Undo a redemption: the code goes back to `assigned` (or `available`) and says why.
+
+    `only_by_user` and `within` narrow who may undo (a cashier: their own redemptions,
+    for a few minutes); anything else needs someone without those limits.
+    """
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the redemption is rolled back.", field="reason")
     with write_transaction() as session:
-        redemption = session.get(Redemption, redemption_id)
+        redemption = session.get(Redemption, redemption_id, populate_existing=True)
         if redemption is None:
             raise NotFound(f"There is no redemption {redemption_id}.", reason="unknown_redemption")
         now = utcnow()
+        if only_by_user is not None and redemption.user_id != only_by_user:
+            raise Forbidden("Only the cashier who redeemed it can undo this; ask an admin.",
+                            reason="not_your_redemption")
+        if within is not None and now - redemption.redeemed_at > within:
+            minutes = int(within.total_seconds() // 60)
+            raise Forbidden(f"Redemptions older than {minutes} minutes need an admin to undo.",
+                            reason="undo_window_passed")
         done = session.execute(
             update(Redemption)
             .where(Redemption.id == redemption_id, Redemption.rolled_back_at.is_(None))
@@ -260,3 +278,16 @@ def cancel(raw: str, reason: str, *, actor: Actor = SYSTEM) -> Code:
         pools.adjust_counts(session, code.pool_id, canceled=1, **{before: -1})
         code_id = code.id
     return db.session.get(Code, code_id, populate_existing=True)
+
+
+def recent(user_id: int, limit: int = 10) -> list[Redemption]:
+    """The last redemptions this user made, newest first (the till's list)."""
+    return list(db.session.scalars(
+        select(Redemption)
+        .options(joinedload(Redemption.code).joinedload(Code.customer),
+                 joinedload(Redemption.code).joinedload(Code.pool))
+        .where(Redemption.user_id == user_id)
+        .order_by(Redemption.id.desc())
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    ))

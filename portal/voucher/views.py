@@ -8,8 +8,8 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Code, Customer
-from ..services import assignment
-from ..services.links import CUSTOMER, VOUCHER, read_token
+from ..services import assignment, barcodes
+from ..services.links import CUSTOMER, VOUCHER, read_token, voucher_url
 from ..services.redemption import verdict_for
 from . import bp
 
@@ -23,14 +23,19 @@ def _code(code_id: int) -> Code | None:
 
 @bp.get("/<token>")
 def show(token: str):
-    """One voucher: the benefit, the code and its status. A wrong token is a plain 404."""
+    """One voucher: benefit, code, barcode, dates, terms and status. A wrong token is 404.
+
+    A canceled voucher answers 410 and no longer shows its code.
+    """
     code_id = read_token(VOUCHER, token)
     code = _code(code_id) if code_id is not None else None
     if code is None or code.customer_id is None:
         abort(404)
-    verdict = verdict_for(code)
+    picture = barcodes.svg(code.code, code.pool.barcode_format)
     status = 410 if code.status == "canceled" else 200
-    return render_template("voucher/show.html", code=code, verdict=verdict), status
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return render_template("voucher/show.html", code=code, verdict=verdict_for(code),
+                           picture=picture), status, headers
 
 
 @bp.get("/c/<token>")
@@ -41,5 +46,6 @@ def wallet(token: str):
     if customer is None:
         abort(404)
     held = [code for code in assignment.holdings(customer.id) if code.status != "canceled"]
-    return render_template("voucher/wallet.html", customer=customer,
-                           vouchers=[(code, verdict_for(code)) for code in held])
+    vouchers = [(code, verdict_for(code), voucher_url(code.id)) for code in held]
+    return render_template("voucher/wallet.html", customer=customer, vouchers=vouchers), 200, {
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -1,0 +1,114 @@
+"""Admin page: add and disable users, add stores, create and revoke API keys."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..auth.forms import EmptyForm
+from ..extensions import db
+from ..models import ApiKey, Store, User
+from ..roles import requires
+from ..services import accounts
+from ..services.errors import DomainError
+from . import bp
+from .forms import ApiKeyForm, StoreForm, UserForm
+
+
+def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
+    form = UserForm() if formdata else UserForm(formdata=None)
+    stores = db.session.scalars(select(Store).order_by(Store.code)).all()
+    form.store.choices = [SelectChoice("", "— none —")] + [
+        SelectChoice(s.code, f"{s.code} · {s.name}") for s in stores]
+    return form
+
+
+def _page(status: int = 200, new_key: str | None = None, **forms):
+    forms.setdefault("user_form", _user_form(formdata=False))
+    forms.setdefault("store_form", StoreForm(formdata=None))
+    forms.setdefault("key_form", ApiKeyForm(formdata=None))
+    return render_template(
+        "admin/index.html",
+        users=db.session.scalars(select(User).order_by(User.email)).all(),
+        stores=db.session.scalars(select(Store).order_by(Store.code)).all(),
+        keys=db.session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all(),
+        button=EmptyForm(), new_key=new_key, **forms,
+    ), status
+
+
+@bp.get("/")
+@requires("admin")
+def index():
+    """Users, stores and API keys on one page."""
+    return _page()
+
+
+@bp.post("/users")
+@requires("admin")
+def add_user():
+    """Add a user; cashiers need a store."""
+    form = _user_form()
+    if form.validate_on_submit():
+        try:
+            accounts.create_user(form.email.data, form.password.data, form.role.data,
+                                 form.store.data or None)
+        except DomainError as exc:
+            field = exc.details.get("field")
+            target = getattr(form, field, None) if field else None
+            (target.errors if target is not None else form.email.errors).append(exc.message)
+        else:
+            flash(f"Added {form.role.data} {form.email.data.strip().lower()}.")
+            return redirect(url_for("admin.index"))
+    return _page(422, user_form=form)
+
+
+@bp.post("/users/<id:user_id>/active")
+@requires("admin")
+def toggle_user(user_id: int):
+    """Disable a user (they can no longer sign in) or enable them again."""
+    if EmptyForm().validate_on_submit():
+        if user_id == current_user.id:
+            flash("You cannot disable your own account.")
+        else:
+            user = accounts.set_active(user_id, None)
+            flash(f"{user.email} is now {'active' if user.active else 'disabled'}.")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/stores")
+@requires("admin")
+def add_store():
+    """Add a store."""
+    form = StoreForm()
+    if form.validate_on_submit():
+        try:
+            accounts.create_store(form.code.data, form.name.data)
+        except DomainError as exc:
+            form.code.errors.append(exc.message)
+        else:
+            flash(f"Added store {form.code.data.strip()}.")
+            return redirect(url_for("admin.index"))
+    return _page(422, store_form=form)
+
+
+@bp.post("/keys")
+@requires("admin")
+def add_key():
+    """Create an API key and show it once."""
+    form = ApiKeyForm()
+    if form.validate_on_submit():
+        new = accounts.create_api_key(form.name.data, form.scope.data)
+        return _page(201, new_key=new.secret)
+    return _page(422, key_form=form)
+
+
+@bp.post("/keys/<id:key_id>/revoke")
+@requires("admin")
+def revoke_key(key_id: int):
+    """Revoke an API key at once."""
+    if EmptyForm().validate_on_submit():
+        key = accounts.revoke_api_key(key_id)
+        flash(f"Revoked the key “{key.name}”.")
+    return redirect(url_for("admin.index"))

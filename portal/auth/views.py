@@ -1,0 +1,71 @@
+"""Sign-in with email and password, slowed down after repeated failures."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
+
+from ..extensions import limiter
+from ..roles import retry_after_seconds
+from ..services import accounts
+from . import bp
+from .forms import EmptyForm, SignInForm
+
+
+def home_for(user) -> str:  # noqa: ANN001
+    """Where a user lands: cashiers at their till, everyone else on the dashboard."""
+    return url_for("cashier.till") if user.role == "cashier" else url_for("pools.dashboard")
+
+
+def _email_key() -> str:
+    return "signin:" + (request.form.get("email") or "").strip().lower()
+
+
+def _failed(response) -> bool:  # noqa: ANN001
+    return response.status_code == 401
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN"], methods=["POST"],
+               key_func=_email_key, deduct_when=_failed, scope="signin-email")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN_ADDRESS"], methods=["POST"],
+               deduct_when=_failed, scope="signin-address")
+def login():
+    """The sign-in form; a wrong email or password gets one clear message."""
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = SignInForm()
+    if form.validate_on_submit():
+        user = accounts.check_password(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            target = request.args.get("next", "")
+            # Only local paths: never send someone off-site after signing in.
+            if not target.startswith("/") or target.startswith("//"):
+                target = home_for(user)
+            return redirect(target)
+        return render_template("auth/login.html", form=form,
+                               error="That email and password do not match an active account."), 401
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many(_exc):
+    """Too many failed sign-ins: say how long to wait."""
+    wait = retry_after_seconds()
+    form = SignInForm()
+    return render_template(
+        "auth/login.html", form=form,
+        error=f"Too many failed sign-ins. Wait {wait} seconds and try again.",
+    ), 429, {"Retry-After": str(wait)}
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST with the CSRF token, so another site cannot sign you out)."""
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash("You are signed out.")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,104 @@
+"""Check a code, redeem it once, see and undo the last redemptions at this till."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, render_template, request
+from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
+
+from ..extensions import limiter
+from ..models import utcnow
+from ..roles import current_actor, requires, retry_after_seconds
+from ..services import redemption
+from ..services.errors import DomainError
+from . import bp
+from .forms import CheckForm, RedeemForm, UndoForm
+
+UNDO_WINDOW = timedelta(minutes=10)
+TILL_ROLES = ("cashier", "admin")
+
+
+def _page(**context):
+    """The whole till page, or just its verdict fragment for an HTMX request."""
+    context.setdefault("form", CheckForm(formdata=None))
+    context.setdefault("recent", redemption.recent(current_user.id))
+    context.setdefault("undo_window", UNDO_WINDOW)
+    context.setdefault("now", utcnow())
+    template = "cashier/partials/_answer.html" if request.headers.get("HX-Request") else "cashier/till.html"
+    return render_template(template, **context)
+
+
+@bp.get("/")
+@requires(*TILL_ROLES)
+def till():
+    """One screen: a big code input with the focus, the answer, and the last redemptions."""
+    return _page()
+
+
+def _unknown_answered(_response) -> bool:  # noqa: ANN001
+    return bool(g.get("unknown_code"))
+
+
+def _cashier_key() -> str:
+    return f"till-user:{current_user.get_id()}"
+
+
+@bp.post("/check")
+@requires(*TILL_ROLES)
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_TILL_UNKNOWN"], key_func=_cashier_key,
+               deduct_when=_unknown_answered, scope="till-unknown")
+def check():
+    """Say at once whether the scanned code can be redeemed, and why not."""
+    form = CheckForm()
+    if not form.validate_on_submit():
+        return _page(form=form, verdict=None), 422
+    verdict = redemption.validate(form.code.data)
+    g.unknown_code = verdict.reason == "unknown_code"
+    redeem_form = RedeemForm(formdata=None, code=verdict.code.code if verdict.code else "",
+                             nonce=secrets.token_urlsafe(16))
+    return _page(verdict=verdict, redeem_form=redeem_form, form=CheckForm(formdata=None))
+
+
+@bp.errorhandler(TooManyRequests)
+def slow_down(_exc):
+    """After several unknown codes in a short time, make the cashier wait and say how long."""
+    wait = retry_after_seconds()
+    return _page(wait=wait), 429, {"Retry-After": str(wait)}
+
+
+@bp.post("/redeem")
+@requires(*TILL_ROLES)
+def redeem():
+    """Redeem exactly once; a double click, a second tab or another till gets a clear answer."""
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        return _page(verdict=None, problem="The form expired; scan the code again."), 422
+    key = f"till:{current_user.id}:{form.nonce.data}"
+    try:
+        done = redemption.redeem(form.code.data, actor=current_actor(),
+                                 order_ref=form.order_ref.data or None, idempotency_key=key)
+    except DomainError:
+        # Show what is true now (already redeemed when and where, paused, ...).
+        return _page(verdict=redemption.validate(form.code.data), form=CheckForm(formdata=None)), 409
+    return _page(redeemed=done)
+
+
+@bp.post("/redemptions/<id:redemption_id>/undo")
+@requires(*TILL_ROLES)
+def undo(redemption_id: int):
+    """Undo one of this cashier's own redemptions within ten minutes (admins: any)."""
+    form = UndoForm()
+    if not form.validate_on_submit():
+        return _page(problem="Say why you undo the redemption.", undo_id=redemption_id), 422
+    try:
+        redemption.rollback(
+            redemption_id, form.reason.data, actor=current_actor(),
+            only_by_user=None if current_user.role == "admin" else current_user.id,
+            within=None if current_user.role == "admin" else UNDO_WINDOW,
+        )
+    except DomainError as exc:
+        return _page(problem=exc.message), 409
+    return _page(undone=redemption_id)

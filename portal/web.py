@@ -1,0 +1,44 @@
+"""What every HTML page shares: template helpers and friendly error pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .api import errors as api_errors
+from .services.errors import DomainError
+
+
+def number(value: int | None) -> str:
+    """1250000 → 1,250,000."""
+    return f"{value or 0:,}"
+
+
+def when(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    return value.strftime(fmt) + " UTC" if value else "—"
+
+
+def day(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y") if value else "—"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters.update(number=number, when=when, day=day)
+
+    @app.errorhandler(DomainError)
+    def refused(exc: DomainError):
+        """A refusal no view handled itself: JSON on the API, a plain page elsewhere."""
+        if request.path.startswith("/api/"):
+            return api_errors.domain_error(exc)
+        status = api_errors.status_for(exc)
+        return render_template("error.html", error=None, message=exc.message), status
+
+    @app.errorhandler(HTTPException)
+    def page_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            return api_errors.http_error(exc)
+        if exc.code in (401, 403, 404, 405, 410, 413, 429):
+            return render_template("error.html", error=exc), exc.code
+        return exc
