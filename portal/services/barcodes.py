@@ -19,8 +19,10 @@ def svg(code: str, barcode_format: str) -> str | None:
         return None
     if barcode_format == "qr":
         out = io.BytesIO()
-        segno.make(code, error="m").save(out, kind="svg", scale=6, border=2, xmldecl=False,
-                                         svgns=True, title=f"QR code for {code}")
+        # make_qr, not make: short codes would otherwise become Micro QR, which few
+        # scanners read.
+        segno.make_qr(code, error="m").save(out, kind="svg", scale=6, border=2, xmldecl=False,
+                                         svgns=True, omitsize=True, title=f"QR code for {code}")
         return out.getvalue().decode()
     if barcode_format == "ean13" and code.isdigit() and len(code) in (12, 13):
         drawn = barcode.get("ean13", code[:12], writer=SVGWriter())

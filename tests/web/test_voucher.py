@@ -45,6 +45,13 @@ def test_voucher_page_shows_benefit_code_qr_dates_and_terms(client, voucher):
     assert "htmx" not in page.text  # no JavaScript needed to read and show it
 
 
+def test_qr_is_a_full_qr_code_not_micro_qr(app):
+    from portal.services.barcodes import svg
+
+    side = int(re.search(r'viewBox="0 0 (\d+) ', svg("SPRI-0001", "qr")).group(1))
+    assert side // 6 - 4 >= 21  # version 1 QR is 21 modules; Micro QR tops out at 17
+
+
 @pytest.mark.parametrize("fmt", ["code128", "ean13", "none"])
 def test_barcode_formats(client, voucher, fmt):
     pools.update_pool(voucher["pool"].id, barcode_format=fmt)

@@ -1,0 +1,72 @@
+"""Browser tests: Debian's Chromium driven by pytest-playwright against a live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_sessionstart(session):  # noqa: ANN001
+    """Install Debian's Chromium when it is missing (never a downloaded browser)."""
+    if os.path.exists(CHROMIUM) or shutil.which("apt-get") is None or os.geteuid() != 0:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--disable-gpu", "--disable-quic", "--disable-sync", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update"]}
+
+
+@pytest.fixture
+def live(tmp_path):
+    """The portal on a free port, CSRF on, on its own SQLite file; yields (url, app)."""
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "SECRET_KEY": "browser-tests", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": True,
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+    })
+    with app.app_context():
+        db.create_all()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = url
+    yield url, app
+    server.shutdown()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def axe() -> Axe:
+    return Axe()
+
+
+def assert_accessible(axe: Axe, page) -> None:  # noqa: ANN001
+    """No serious or critical axe-core violation on the page as it is now."""
+    results = axe.run(page)
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], bad
+
+
+VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 900}}
