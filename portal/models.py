@@ -270,3 +270,19 @@ class CodeEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+
+
+class ChannelSetting(db.Model):
+    """How one pool reaches customers on one channel, and the message it sends there."""
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    footer: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'sms', 'page', 'export')", name="channel"),
+    )

@@ -67,10 +67,15 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         token = _cv_app.set(None)
+        # Buffered: a streamed body is read while this request's contexts are current.
+        kwargs.setdefault("buffered", True)
         try:
             return super().open(*args, **kwargs)
         finally:
             _cv_app.reset(token)
+            if _cv_app.get(None) is not None:
+                # End the test's own read snapshot so its next query sees this request.
+                db.session.rollback()
 
 
 @pytest.fixture

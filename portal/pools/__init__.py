@@ -1,7 +1,7 @@
-"""The marketer's pools: the dashboard and each pool's pages."""
+"""The marketer's pools: the dashboard, the set-up wizard and each pool's page."""
 
 from flask import Blueprint
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
 
-from . import views  # noqa: E402, F401
+from . import browse, views  # noqa: E402, F401

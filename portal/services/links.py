@@ -64,6 +64,13 @@ def voucher_url(code_id: int) -> str:
     return _public_url("voucher.show", token=make_token(VOUCHER, code_id))
 
 
+def voucher_url_maker():  # noqa: ANN201
+    """A fast voucher_url for many codes (an export): the URL prefix is built once."""
+    prefix = _public_url("voucher.show", token="TOKEN")[: -len("TOKEN")]
+    secret = current_app.config["SECRET_KEY"]
+    return lambda code_id: prefix + make_token(VOUCHER, code_id, secret)
+
+
 def customer_url(customer_pk: int) -> str:
     """The customer's link to all their vouchers."""
     return _public_url("voucher.wallet", token=make_token(CUSTOMER, customer_pk))

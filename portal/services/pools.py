@@ -120,7 +120,8 @@ def set_status(pool_id: int, status: str) -> Pool:
 
 
 def _get(session: Session, pool_id: int) -> Pool:
-    pool = session.get(Pool, pool_id)
+    # populate_existing: a long-lived session (a worker, a test) must see other writers.
+    pool = session.get(Pool, pool_id, populate_existing=True)
     if pool is None:
         raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
     return pool

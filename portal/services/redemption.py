@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -291,3 +291,20 @@ def recent(user_id: int, limit: int = 10) -> list[Redemption]:
         .limit(limit)
         .execution_options(populate_existing=True)
     ))
+
+
+def per_day(pool_id: int, days: int = 14) -> list[tuple[str, int]]:
+    """Redemptions of the pool per day over the last `days` days, oldest first (UTC days
+    on SQLite, the server's days on PostgreSQL; grouped in the database)."""
+    start = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+    day = func.date(Redemption.redeemed_at)
+    rows = db.session.execute(
+        select(day, func.count()).join(Code, Code.id == Redemption.code_id)
+        .where(Code.pool_id == pool_id, Redemption.rolled_back_at.is_(None),
+               Redemption.redeemed_at >= start)
+        .group_by(day)
+    ).all()
+    found = {str(key)[:10]: int(n) for key, n in rows}
+    keys = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
+    return [(key, found.get(key, 0)) for key in keys]

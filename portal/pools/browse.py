@@ -1,0 +1,122 @@
+"""A pool's own page: counts, the funnel, status, the code browser, history, cancel, export."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from ..auth.forms import EmptyForm
+from ..extensions import db
+from ..models import Code, CodeStatus, Customer
+from ..roles import current_actor, requires
+from ..services import history, pools, redemption
+from ..services.codes import normalize
+from ..services.errors import DomainError
+from ..services.spreadsheet import csv_lines
+from . import bp
+from .forms import CancelForm
+from .stages import STAGES, progress
+from .views import MARKETING, htmx
+
+PAGE = 50
+STATUSES = tuple(s.value for s in CodeStatus)
+
+
+def browse_codes(pool_id: int, query: str, status: str, after: int) -> tuple[list[Code], int | None]:
+    """One page of the pool's codes by id (keyset paging: as fast on page 1,000 as page 1).
+
+    A search finds the exact code (typed loosely) or a customer by their id or email.
+    """
+    stmt = (select(Code).options(joinedload(Code.customer))
+            .where(Code.pool_id == pool_id, Code.id > after).order_by(Code.id).limit(PAGE + 1))
+    if status in STATUSES:
+        stmt = stmt.where(Code.status == status)
+    if query:
+        customer_ids = select(Customer.id).where(
+            or_(Customer.external_id == query, Customer.email == query.lower()))
+        stmt = stmt.where(or_(Code.normalized == normalize(query), Code.customer_id.in_(customer_ids)))
+    rows = db.session.scalars(stmt).all()
+    more = rows[PAGE].id if len(rows) > PAGE else None
+    return list(rows[:PAGE]), (rows[PAGE - 1].id if more else None)
+
+
+@bp.get("/<id:pool_id>")
+@requires(*MARKETING)
+def pool_page(pool_id: int):
+    """Counts, funnel, status buttons and the code browser of one pool."""
+    pool = pools.get_pool(pool_id)
+    counts = pools.counts(pool_id)
+    query = (request.args.get("q") or "").strip()[:200]
+    status = request.args.get("status", "")
+    after = request.args.get("after", 0, type=int) or 0
+    codes, next_after = browse_codes(pool_id, query, status, max(after, 0))
+    context = {"pool": pool, "codes": codes, "next_after": next_after, "q": query,
+               "status": status, "statuses": STATUSES}
+    if htmx() and request.headers.get("HX-Target") == "code-browser":
+        return render_template("pools/partials/_browser.html", **context), 200, {"Vary": "HX-Request"}
+    return render_template("pools/pool.html", counts=counts, button=EmptyForm(), stages=STAGES,
+                           done=progress(pool, counts).done, **context), 200, {"Vary": "HX-Request"}
+
+
+@bp.post("/<id:pool_id>/status")
+@requires(*MARKETING)
+def set_status(pool_id: int):
+    """Pause, resume or archive the pool."""
+    target = request.form.get("status", "")
+    if EmptyForm().validate_on_submit() and target in ("active", "paused", "archived"):
+        pools.set_status(pool_id, target)
+        flash(f"The pool is now {target}.")
+    return redirect(url_for("pools.pool_page", pool_id=pool_id))
+
+
+@bp.route("/<id:pool_id>/codes/<id:code_id>", methods=["GET", "POST"])
+@requires(*MARKETING)
+def code_detail(pool_id: int, code_id: int):
+    """One code: its history, and a form to cancel it with a reason."""
+    code = db.session.scalar(select(Code).options(joinedload(Code.customer))
+                             .where(Code.id == code_id, Code.pool_id == pool_id))
+    if code is None:
+        return render_template("error.html", error=None, message="There is no such code."), 404
+    form = CancelForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            redemption.cancel(code.normalized, form.reason.data, actor=current_actor())
+        except DomainError as exc:
+            form.reason.errors = [exc.message]
+            status = 409
+        else:
+            flash(f"Canceled {code.code}.")
+            return redirect(url_for("pools.code_detail", pool_id=pool_id, code_id=code_id))
+    elif request.method == "POST":
+        status = 422
+    return render_template("pools/code.html", pool=pools.get_pool(pool_id), code=code, form=form,
+                           entries=history.for_code(code_id)), status
+
+
+@bp.get("/<id:pool_id>/codes.csv")
+@requires(*MARKETING)
+def export_codes(pool_id: int):
+    """Every code of the pool with its status and holder, streamed as spreadsheet-safe CSV."""
+    pool = pools.get_pool(pool_id)
+
+    def rows():
+        last = 0
+        while True:
+            batch = db.session.scalars(
+                select(Code).options(joinedload(Code.customer))
+                .where(Code.pool_id == pool_id, Code.id > last).order_by(Code.id).limit(5000)).all()
+            if not batch:
+                return
+            for code in batch:
+                yield [code.code, code.status, code.customer.external_id if code.customer else "",
+                       code.assigned_at.isoformat() if code.assigned_at else "",
+                       code.redeemed_at.isoformat() if code.redeemed_at else "",
+                       code.expires_at.isoformat() if code.expires_at else ""]
+            last = batch[-1].id
+            db.session.expunge_all()
+
+    header = ["code", "status", "customer_id", "assigned_at", "redeemed_at", "expires_at"]
+    return Response(stream_with_context(csv_lines(header, rows())), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-codes.csv"})

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+BARCODES = [SelectChoice("qr", "QR code"), SelectChoice("code128", "Code 128 barcode"),
+            SelectChoice("ean13", "EAN-13 barcode (numeric codes)"), SelectChoice("none", "None")]
+CHARSETS = [SelectChoice("alphanumeric", "Letters and digits, no look-alikes (0 O 1 I L)"),
+            SelectChoice("alphabetic", "Letters A–Z"), SelectChoice("numeric", "Digits 0–9"),
+            SelectChoice("hex", "Hexadecimal 0–9 A–F")]
+
+
+class PoolForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    benefit = StringField("What the customer gets", validators=[Optional(), Length(max=500)],
+                          description="Shown to customers and cashiers, e.g. “10% off your next order”.")
+    description = TextAreaField("Internal description", validators=[Optional(), Length(max=5000)])
+    terms = TextAreaField("Terms", validators=[Optional(), Length(max=5000)])
+    barcode_format = SelectField("Barcode on the voucher", choices=BARCODES)
+    valid_from = DateTimeLocalField("Redeemable from (UTC)", validators=[Optional()],
+                                    format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    valid_until = DateTimeLocalField("Redeemable until (UTC)", validators=[Optional()],
+                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    per_customer_limit = IntegerField("Codes per customer", default=1,
+                                      validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    low_stock_threshold = IntegerField("Warn when available codes fall below", default=0,
+                                       validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+    require_assignment = BooleanField("Only codes given to a customer can be redeemed", default=True)
+
+
+class WindowForm(FlaskForm):
+    valid_from = PoolForm.valid_from
+    valid_until = PoolForm.valid_until
+    per_customer_limit = PoolForm.per_customer_limit
+
+
+class UploadForm(FlaskForm):
+    file = FileField("File (CSV or text)", validators=[FileRequired("Choose a file to upload.")])
+
+
+class GenerateForm(FlaskForm):
+    count = IntegerField("How many codes", validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    charset = SelectField("Characters", choices=CHARSETS)
+    length = IntegerField("Length", default=10, validators=[Optional(), NumberRange(min=1, max=64)])
+    pattern = StringField("Pattern (optional)", validators=[Optional(), Length(max=64)],
+                          description="For example SUMMER-####-####: each # is a random character.")
+    prefix = StringField("Prefix", validators=[Optional(), Length(max=32)])
+    postfix = StringField("Postfix", validators=[Optional(), Length(max=32)])
+
+
+class CustomerForm(FlaskForm):
+    customer_id = StringField("Customer ID", validators=[DataRequired(), Length(max=200)])
+    first_name = StringField("First name", validators=[Optional(), Length(max=200)])
+    last_name = StringField("Last name", validators=[Optional(), Length(max=200)])
+    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=32)])
+    email_consent = BooleanField("Agreed to email")
+    sms_consent = BooleanField("Agreed to SMS")
+
+
+class ChannelForm(FlaskForm):
+    enabled = BooleanField("Use this channel")
+    subject = StringField("Subject", validators=[Optional(), Length(max=200)])
+    body = TextAreaField("Message", validators=[Optional(), Length(max=5000)])
+    footer = TextAreaField("Footer (unsubscribe text)", validators=[Optional(), Length(max=1000)])
+
+
+class CheckCodeForm(FlaskForm):
+    code = StringField("Check a code", validators=[DataRequired(), Length(max=200)])
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])

@@ -1,0 +1,143 @@
+"""How a pool reaches its customers: channels, their messages, and the export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jinja2 import TemplateSyntaxError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import ChannelSetting, Code, CodeStatus, Pool, utcnow
+from .errors import InvalidInput, NotFound
+from .links import voucher_url_maker
+from .tx import write_transaction
+
+CHANNELS = ("email", "sms", "page", "export")
+LABELS = {"email": "Email", "sms": "SMS", "page": "Voucher web page",
+          "export": "CSV export for another tool"}
+PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url")
+DEFAULTS = {
+    "email": ("Your voucher: {{ benefit }}",
+              "Hello {{ first_name }},\n\nhere is your voucher: {{ benefit }}.\n\n"
+              "Your code: {{ code }}\nValid until: {{ expires_at }}\n\n"
+              "Show it at the till or open it here: {{ voucher_url }}"),
+    "sms": ("", "{{ benefit }}: your code is {{ code }}, valid until {{ expires_at }}. "
+                "{{ voucher_url }}"),
+    "page": ("", ""),
+    "export": ("", ""),
+}
+GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVW"
+           "XYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENDED = set("^{}\\[~]|€")
+
+_env = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+
+
+@dataclass
+class Setting:
+    channel: str
+    enabled: bool
+    subject: str
+    body: str
+    footer: str
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.channel]
+
+
+def settings(pool_id: int) -> dict[str, Setting]:
+    """Every channel's setting for the pool, with the default message where none is saved."""
+    saved = {s.channel: s for s in db.session.scalars(
+        select(ChannelSetting).where(ChannelSetting.pool_id == pool_id))}
+    out = {}
+    for channel in CHANNELS:
+        row = saved.get(channel)
+        subject, body = DEFAULTS[channel]
+        out[channel] = Setting(channel, bool(row and row.enabled),
+                               (row.subject if row and row.subject else subject),
+                               (row.body if row and row.body else body),
+                               row.footer if row else "")
+    return out
+
+
+def check_template(text: str, field: str) -> None:
+    """Refuse a message whose placeholders do not parse, naming the field."""
+    try:
+        _env.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise InvalidInput(f"The message has a broken placeholder: {exc.message}.",
+                           field=field) from exc
+
+
+def save(pool_id: int, channel: str, *, enabled: bool, subject: str = "", body: str = "",
+         footer: str = "") -> None:
+    """Store one channel's choice and message."""
+    if channel not in CHANNELS:
+        raise InvalidInput(f"Unknown channel {channel}.", field="channel")
+    check_template(subject, "subject")
+    check_template(body, "body")
+    with write_transaction() as session:
+        if session.get(Pool, pool_id) is None:
+            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+        row = session.get(ChannelSetting, (pool_id, channel))
+        if row is None:
+            row = ChannelSetting(pool_id=pool_id, channel=channel)
+            session.add(row)
+        row.enabled, row.subject, row.body, row.footer = enabled, subject, body, footer
+        row.updated_at = utcnow()
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """A message with its placeholders filled in (sandboxed: no code runs)."""
+    return _env.from_string(text).render(**values)
+
+
+def sample_values(pool: Pool) -> dict[str, str]:
+    """What a preview shows for a customer: a sample code, not one from the pool."""
+    ends = pool.valid_until or (datetime.now(UTC) + timedelta(days=30))
+    return {"code": "SAMPLE-CODE-1234", "first_name": "Maria", "benefit": pool.benefit or pool.name,
+            "expires_at": ends.strftime("%d %b %Y"), "voucher_url": "https://example.com/v/sample"}
+
+
+def sms_length(text: str) -> tuple[int, int, str]:
+    """(characters, SMS segments, encoding): GSM-7 when every character allows it."""
+    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        segments = 1 if units <= 160 else -(-units // 153)
+        return len(text), segments, "GSM-7"
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    segments = 1 if units <= 70 else -(-units // 67)
+    return len(text), segments, "Unicode"
+
+
+def export_rows(pool_id: int) -> Iterator[list[object]]:
+    """customer_id, first name, email, phone, code, voucher link, expiry — for every
+    code the pool has given out, read in batches so a million rows stay light."""
+    link = voucher_url_maker()
+    last = 0
+    while True:
+        batch = db.session.scalars(
+            select(Code).options(joinedload(Code.customer), joinedload(Code.pool))
+            .where(Code.pool_id == pool_id, Code.id > last, Code.customer_id.is_not(None),
+                   Code.status.in_((CodeStatus.ASSIGNED.value, CodeStatus.REDEEMED.value)))
+            .order_by(Code.id).limit(2000)
+        ).all()
+        if not batch:
+            return
+        for code in batch:
+            ends = [t for t in (code.expires_at, code.pool.valid_until) if t]
+            yield [code.customer.external_id, code.customer.first_name or "",
+                   code.customer.email or "", code.customer.phone or "", code.code,
+                   link(code.id), min(ends).isoformat() if ends else "", code.status]
+        last = batch[-1].id
+        db.session.expunge_all()
+
+
+EXPORT_HEADER = ["customer_id", "first_name", "email", "phone", "code", "voucher_url",
+                 "expires_at", "status"]
