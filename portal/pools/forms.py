@@ -76,7 +76,7 @@ class ChannelForm(FlaskForm):
 
 
 class CheckCodeForm(FlaskForm):
-    code = StringField("Check a code", validators=[DataRequired(), Length(max=200)])
+    code = StringField("Code to check", validators=[DataRequired(), Length(max=200)])
 
 
 class CancelForm(FlaskForm):
