@@ -17,8 +17,8 @@ from portal.extensions import db
 CHROMIUM = "/usr/bin/chromium"
 
 
-def pytest_sessionstart(session):  # noqa: ANN001
-    """Install Debian's Chromium when it is missing (never a downloaded browser)."""
+def ensure_chromium() -> None:
+    """Install Debian's Chromium when it is missing (never a browser Playwright downloads)."""
     if os.path.exists(CHROMIUM) or shutil.which("apt-get") is None or os.geteuid() != 0:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -28,6 +28,7 @@ def pytest_sessionstart(session):  # noqa: ANN001
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
+    ensure_chromium()
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
     return {**browser_type_launch_args, "executable_path": CHROMIUM,
