@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -208,24 +210,30 @@ def _assign_worker(schema: str, pool_id: int, first: int, count: int) -> list[st
 
 
 def bench_counts(sizes: tuple[int, ...], reads: int, workdir: Path) -> dict:
+    """Read counts of a small and a large pool in the same database, alternating samples
+    so that a busy machine slows both alike."""
     out = {}
     for kind in ("sqlite", "postgresql"):
-        out[kind] = {}
-        for size in sizes:
-            with fresh_app(kind, workdir):
-                pool_id = pools.create_pool("Cnt").id
-                generation.generate_codes(pool_id, size)
+        with fresh_app(kind, workdir):
+            pool_ids = {}
+            for size in sizes:
+                pool_ids[size] = pools.create_pool(f"Cnt {size}").id
+                generation.generate_codes(pool_ids[size], size)
                 for i in range(50):  # spread some changes over the shards
-                    assignment.assign_code(pool_id, CustomerData(customer_id=f"C{i}"))
+                    assignment.assign_code(pool_ids[size], CustomerData(customer_id=f"C{size}-{i}"))
 
-                def read_many() -> float:
-                    start = time.perf_counter()
-                    for _ in range(reads):
-                        pools.counts(pool_id)
-                        db.session.rollback()
-                    return (time.perf_counter() - start) / reads
+            def read_many(pool_id: int) -> float:
+                start = time.perf_counter()
+                for _ in range(reads):
+                    pools.counts(pool_id)
+                    db.session.rollback()
+                return (time.perf_counter() - start) / reads
 
-                out[kind][size], _ = median_of(5, read_many)
+            samples: dict[int, list[float]] = {size: [] for size in sizes}
+            for _ in range(7):
+                for size in sizes:
+                    samples[size].append(read_many(pool_ids[size]))
+            out[kind] = {size: statistics.median(values) for size, values in samples.items()}
     return out
 
 
@@ -300,11 +308,18 @@ def report(results: dict, quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _int_keys(obj: dict) -> dict:
+    """JSON turns the counts' pool sizes into strings; turn them back."""
+    return {int(k) if k.isdigit() else k: v for k, v in obj.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory-probe", nargs=3, metavar=("KIND", "FILE", "WORKDIR"))
+    parser.add_argument("--only", help="comma-separated steps to measure again (generation, "
+                        "import, memory, assign, counts); the others come from the last run")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(*args.memory_probe)
@@ -313,7 +328,8 @@ def main() -> None:
     quick = args.quick
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
     million = 100_000 if quick else 1_000_000
-    results = {}
+    saved = DATA / "results.json"
+    results = json.loads(saved.read_text(), object_hook=_int_keys) if args.only and saved.exists() else {}
     steps = [
         ("generation", lambda: bench_generation(million, 3, workdir)),
         ("import", lambda: bench_import(million, 3, workdir)),
@@ -321,10 +337,16 @@ def main() -> None:
         ("assign", lambda: bench_assignments(10_000 if quick else 100_000, 8, workdir)),
         ("counts", lambda: bench_counts((1_000, million), 2_000, workdir)),
     ]
+    wanted = set(args.only.split(",")) if args.only else {name for name, _ in steps}
     for name, step in steps:
+        if name not in wanted:
+            continue
         start = time.perf_counter()
         results[name] = step()
         print(f"{name}: {results[name]} ({time.perf_counter() - start:.0f} s)", flush=True)
+    if not quick:
+        DATA.mkdir(exist_ok=True)
+        saved.write_text(json.dumps(results))
     text = report(results, quick)
     print(text)
     if not quick:
