@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .api import errors as api_errors
@@ -26,6 +26,19 @@ def day(value: datetime | None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(number=number, when=when, day=day)
+
+    @app.before_request
+    def refuse_nul_characters():
+        """No text field may carry NUL: PostgreSQL cannot store it, and nobody types it."""
+        values = list(request.args.values())
+        if request.method in ("POST", "PUT", "PATCH"):
+            values += list(request.form.values())
+            if request.is_json and b"\\u0000" in request.get_data():
+                values.append("\x00")
+        if any("\x00" in value for value in values):
+            if request.path.startswith("/api/"):
+                raise api_errors.ApiError(400, "invalid_request", "Text may not contain NUL characters.")
+            abort(400, "Text may not contain NUL characters.")
 
     @app.errorhandler(DomainError)
     def refused(exc: DomainError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
@@ -16,6 +18,16 @@ from .forms import EmptyForm, SignInForm
 def home_for(user) -> str:  # noqa: ANN001
     """Where a user lands: cashiers at their till, everyone else on the dashboard."""
     return url_for("cashier.till") if user.role == "cashier" else url_for("pools.dashboard")
+
+
+def local_target(target: str) -> str | None:
+    """`next` if it is a path on this site, else None: never send someone off-site."""
+    if not target or any(ord(ch) < 32 or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 def _email_key() -> str:
@@ -40,11 +52,7 @@ def login():
         user = accounts.check_password(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            target = request.args.get("next", "")
-            # Only local paths: never send someone off-site after signing in.
-            if not target.startswith("/") or target.startswith("//"):
-                target = home_for(user)
-            return redirect(target)
+            return redirect(local_target(request.args.get("next", "")) or home_for(user))
         return render_template("auth/login.html", form=form,
                                error="That email and password do not match an active account."), 401
     status = 422 if request.method == "POST" else 200

@@ -50,7 +50,7 @@ def pool_page(pool_id: int):
     query = (request.args.get("q") or "").strip()[:200]
     status = request.args.get("status", "")
     after = request.args.get("after", 0, type=int) or 0
-    codes, next_after = browse_codes(pool_id, query, status, max(after, 0))
+    codes, next_after = browse_codes(pool_id, query, status, min(max(after, 0), 2**63 - 1))
     context = {"pool": pool, "codes": codes, "next_after": next_after, "q": query,
                "status": status, "statuses": STATUSES}
     if htmx() and request.headers.get("HX-Target") == "code-browser":

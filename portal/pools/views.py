@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import Response, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
 
 from ..roles import current_actor, requires
 from ..services import assignment, channels, generation, imports, pools, redemption
@@ -163,6 +163,8 @@ def import_file(pool_id: int):
 @requires(*MARKETING)
 def rejections_csv(pool_id: int, batch_id: int):
     """Every rejected line of one import, as a spreadsheet-safe CSV."""
+    if imports.batch_pool(batch_id) != pool_id:
+        abort(404)
     rows = ([r.line, r.value, r.reason] for r in imports.rejections(batch_id))
     return Response(stream_with_context(csv_lines(["line", "value", "reason"], rows)),
                     mimetype="text/csv", headers={
@@ -284,8 +286,8 @@ def _message_preview(pool, subject: str, body: str, footer: str, channel: str) -
         text = channels.render(body, values)
         out = {"subject": channels.render(subject, values), "body": text, "footer": footer,
                "error": None}
-    except Exception as exc:  # noqa: BLE001  (a half-typed placeholder while editing)
-        return {"subject": "", "body": "", "footer": footer, "error": str(exc)}
+    except DomainError as exc:  # a half-typed placeholder while editing
+        return {"subject": "", "body": "", "footer": footer, "error": exc.message}
     if channel == "sms":
         out["chars"], out["segments"], out["encoding"] = channels.sms_length(text)
     return out

@@ -161,7 +161,11 @@ def assign_many(
     with write_transaction() as session:
         pool = _usable_pool(session, pool_id)
         exhausted = False
-        for line, data in customers:
+        # Customers are locked in customer_id order, so two lists with the same
+        # customers in another order wait for each other instead of deadlocking.
+        ordered = sorted(customers, key=lambda item: (
+            "" if isinstance(item[1], DomainError) else (item[1].customer_id or "").strip(), item[0]))
+        for line, data in ordered:
             if isinstance(data, DomainError):
                 result.failed.append(Failure(line, data.details.get("customer_id", ""),
                                              data.reason, data.message))
@@ -186,6 +190,7 @@ def assign_many(
             else:
                 result.already_assigned += 1
         pools.adjust_counts(session, pool_id, available=-result.assigned, assigned=result.assigned)
+    result.failed.sort(key=lambda failure: failure.line)
     result.counts = pools.counts(pool_id)
     return result
 

@@ -12,8 +12,9 @@ from barcode.writer import SVGWriter
 def svg(code: str, barcode_format: str) -> str | None:
     """SVG markup for the code in the pool's format, or None for `none`.
 
-    EAN-13 needs 12 or 13 digits; any other code in such a pool is drawn as Code 128,
-    which every till scanner reads, rather than not at all.
+    EAN-13 is drawn only for a 13-digit code with a valid check digit, so the scanner
+    reads back exactly the code; any other code in such a pool is drawn as Code 128,
+    which every till scanner reads.
     """
     if barcode_format == "none":
         return None
@@ -24,11 +25,19 @@ def svg(code: str, barcode_format: str) -> str | None:
         segno.make_qr(code, error="m").save(out, kind="svg", scale=6, border=2, xmldecl=False,
                                          svgns=True, omitsize=True, title=f"QR code for {code}")
         return out.getvalue().decode()
-    if barcode_format == "ean13" and code.isdigit() and len(code) in (12, 13):
-        drawn = barcode.get("ean13", code[:12], writer=SVGWriter())
+    if barcode_format == "ean13" and is_ean13(code):
+        drawn = barcode.get("ean13", code[:12], writer=SVGWriter())  # draws the same 13th digit
     else:
         drawn = barcode.get("code128", code, writer=SVGWriter())
     out = io.BytesIO()
     drawn.write(out, options={"module_height": 18, "font_size": 0, "quiet_zone": 4})
     text = out.getvalue().decode()
     return text[text.index("<svg"):]
+
+
+def is_ean13(code: str) -> bool:
+    """13 digits whose last is the EAN check digit of the first twelve."""
+    if len(code) != 13 or not code.isascii() or not code.isdigit():
+        return False
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(code[:12]))
+    return (10 - total % 10) % 10 == int(code[12])

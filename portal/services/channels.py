@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from jinja2 import TemplateSyntaxError, Undefined
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -35,7 +34,9 @@ GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&
            "XYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM7_EXTENDED = set("^{}\\[~]|€")
 
-_env = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+# Placeholders are filled by plain substitution, not a template engine: a marketer's
+# message can do nothing but name these five values.
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
 
 @dataclass
@@ -67,12 +68,15 @@ def settings(pool_id: int) -> dict[str, Setting]:
 
 
 def check_template(text: str, field: str) -> None:
-    """Refuse a message whose placeholders do not parse, naming the field."""
-    try:
-        _env.from_string(text)
-    except TemplateSyntaxError as exc:
-        raise InvalidInput(f"The message has a broken placeholder: {exc.message}.",
-                           field=field) from exc
+    """Refuse a message with an unknown or unfinished placeholder, naming the field."""
+    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
+    if unknown:
+        allowed = ", ".join("{{ " + name + " }}" for name in PLACEHOLDERS)
+        raise InvalidInput(f"The message has a broken placeholder: unknown {', '.join(unknown)} "
+                           f"(use {allowed}).", field=field)
+    if "{{" in _PLACEHOLDER.sub("", text) or "}}" in _PLACEHOLDER.sub("", text):
+        raise InvalidInput("The message has a broken placeholder: a {{ without its }}.",
+                           field=field)
 
 
 def save(pool_id: int, channel: str, *, enabled: bool, subject: str = "", body: str = "",
@@ -94,8 +98,9 @@ def save(pool_id: int, channel: str, *, enabled: bool, subject: str = "", body: 
 
 
 def render(text: str, values: dict[str, str]) -> str:
-    """A message with its placeholders filled in (sandboxed: no code runs)."""
-    return _env.from_string(text).render(**values)
+    """A message with its placeholders filled in; raises InvalidInput for a broken one."""
+    check_template(text, "body")
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text)
 
 
 def sample_values(pool: Pool) -> dict[str, str]:

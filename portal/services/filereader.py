@@ -58,6 +58,7 @@ class TableFile:
     _lines: Iterator[str]
     _first_line_number: int
     header: list[str] = field(default_factory=list)
+    columns_seen: int = 1
 
     @property
     def sha256(self) -> str:
@@ -138,7 +139,8 @@ def open_table(stream: BinaryIO, wanted: dict[str, set[str]], required: str) -> 
             f"The header on line {line_number} has no “{required}” column.", line=line_number
         )
     lines = _prepend(first, text)
-    return TableFile({required: 0}, False, delimiter, hasher, lines, line_number)
+    return TableFile({required: 0}, False, delimiter, hasher, lines, line_number,
+                     header=[], columns_seen=len(cells))
 
 
 def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:

@@ -59,10 +59,13 @@ class Spec:
     def template(self) -> str:
         """The whole code with # for each random character."""
         if self.pattern:
+            if len(self.pattern) > MAX_LENGTH:
+                raise InvalidInput(f"A pattern is at most {MAX_LENGTH} characters.", field="pattern")
             body = self.pattern
         else:
-            if not isinstance(self.length, int) or self.length < 1:
-                raise InvalidInput("Length must be a positive whole number.", field="length")
+            if not isinstance(self.length, int) or not 1 <= self.length <= MAX_LENGTH:
+                raise InvalidInput(f"Length must be a whole number from 1 to {MAX_LENGTH}.",
+                                   field="length")
             body = RANDOM * self.length
         for name, part in (("prefix", self.prefix), ("postfix", self.postfix)):
             if not _LITERAL.fullmatch(part):
@@ -178,7 +181,7 @@ def generate_codes(
         raise InvalidInput(f"At most {MAX_COUNT:,} codes at a time.", field="count")
     template = spec.template  # validates the spec before any lock is taken
     with write_transaction() as session:
-        pool = session.get(Pool, pool_id)
+        pool = session.get(Pool, pool_id, populate_existing=True)
         if pool is None:
             raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
         if pool.status == PoolStatus.ARCHIVED:

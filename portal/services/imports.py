@@ -99,7 +99,7 @@ def import_codes(
     number, value and reason. A malformed file raises MalformedFile and changes nothing.
     """
     with write_transaction() as session:
-        pool = session.get(Pool, pool_id)
+        pool = session.get(Pool, pool_id, populate_existing=True)
         if pool is None:
             raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
         if pool.status == PoolStatus.ARCHIVED:
@@ -135,6 +135,10 @@ def import_codes(
         listed = rejections(batch.id, limit=LISTED_REJECTIONS)
         batch_id = batch.id
     notes = []
+    if not table.has_header and table.columns_seen > 1:
+        notes.append(f"The file has {table.columns_seen} columns and no header, so only the first "
+                     "was read, as the code. To import expiry dates too, add a header line such "
+                     "as “code,expires_at”.")
     if previous is not None:
         notes.append(
             f"This file was already imported into this pool on {previous:%Y-%m-%d %H:%M} UTC; "
@@ -166,3 +170,8 @@ def rejections(batch_id: int, *, limit: int | None = None, offset: int = 0) -> l
     if limit is not None:
         query = query.limit(limit)
     return [Rejection(*row) for row in db.session.execute(query)]
+
+
+def batch_pool(batch_id: int) -> int | None:
+    """The pool an import went into, or None for no such import."""
+    return db.session.scalar(select(ImportBatch.pool_id).where(ImportBatch.id == batch_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus
 from .errors import Conflict, InvalidInput, NotFound
+from .times import EARLIEST, LATEST
 from .tx import write_transaction
 
 EDITABLE = (
@@ -70,6 +71,13 @@ def _check(values: dict[str, Any]) -> None:
         value = values.get(field)
         if value is not None and not isinstance(value, datetime):
             raise InvalidInput(f"{field} must be a date and time.", field=field)
+        if value is not None:
+            try:
+                in_range = EARLIEST <= value.astimezone(UTC) <= LATEST
+            except OverflowError:
+                in_range = False
+            if not in_range:
+                raise InvalidInput(f"{field} must be between 1970 and 9000.", field=field)
 
 
 def _check_window(pool: Pool) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, utcnow
@@ -106,12 +107,27 @@ def _refusal(verdict: Verdict) -> RedemptionRefused:
     return RedemptionRefused(verdict.message, reason=verdict.reason, **details)
 
 
-def _by_key(session: Session, idempotency_key: str) -> Redemption | None:
-    return session.scalar(
+def _by_key(session: Session, idempotency_key: str, raw: str) -> Redemption | None:
+    """The earlier redemption made with this key, if it is the same request again.
+
+    The same key for another code, or for a redemption rolled back since, is refused:
+    answering with the old result would tell the till a code is redeemed when it is not.
+    """
+    earlier = session.scalar(
         select(Redemption)
         .options(joinedload(Redemption.code), joinedload(Redemption.store))
         .where(Redemption.idempotency_key == idempotency_key)
+        .execution_options(populate_existing=True)
     )
+    if earlier is None:
+        return None
+    if earlier.code.normalized != normalize(raw or ""):
+        raise Conflict("This Idempotency-Key was already used for another code.",
+                       reason="idempotency_key_reused")
+    if earlier.rolled_back_at is not None:
+        raise Conflict("The redemption made with this Idempotency-Key was rolled back; "
+                       "redeem again with a new key.", reason="idempotency_key_rolled_back")
+    return earlier
 
 
 def redeem(
@@ -130,7 +146,7 @@ def redeem(
     store_id = store_id if store_id is not None else actor.store_id
     try:
         with write_transaction() as session:
-            if idempotency_key and (earlier := _by_key(session, idempotency_key)):
+            if idempotency_key and (earlier := _by_key(session, idempotency_key, raw)):
                 return earlier
             verdict = verdict_for(find_code(raw, session))
             if not verdict.valid:
@@ -150,24 +166,29 @@ def redeem(
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
                 raise _refusal(verdict_for(find_code(raw)))
+            # The row was changed by the UPDATE above; tell the loaded object without
+            # making it dirty, so the answer needs no second read.
+            for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
+                                ("redeemed_store_id", store_id), ("order_ref", order_ref)):
+                set_committed_value(code, name, value)
             redemption = Redemption(
-                code_id=code.id, store_id=store_id, user_id=actor.user_id,
+                code=code, store_id=store_id, user_id=actor.user_id,
                 api_key_id=actor.api_key_id, order_ref=order_ref,
                 idempotency_key=idempotency_key, redeemed_at=now,
             )
             session.add(redemption)
-            session.add(CodeEvent(
+            session.flush()
+            session.execute(insert(CodeEvent.__table__).values(
                 code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
                 kind="redeemed", from_status=before, to_status=CodeStatus.REDEEMED.value, at=now,
                 user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=store_id,
                 details={"order_ref": order_ref} if order_ref else {},
             ))
-            session.flush()
             pools.adjust_counts(session, code.pool_id, **{before: -1, "redeemed": 1})
-        return _reload(redemption.id)
+        return redemption
     except (RedemptionRefused, IntegrityError):
         # A concurrent request with the same key won: answer with its redemption.
-        if idempotency_key and (earlier := _by_key(db.session, idempotency_key)):
+        if idempotency_key and (earlier := _by_key(db.session, idempotency_key, raw)):
             return earlier
         raise
 

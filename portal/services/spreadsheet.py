@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# ...except a plain number or phone number (+48 608 437 485, -12): nothing to run, and a
+# mailing tool reading the export needs it unchanged.
+_PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*")
 
 
 def safe_cell(value: object) -> str:
     """The value as text, with a leading apostrophe if a spreadsheet would run it."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def csv_lines(header: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:

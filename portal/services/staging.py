@@ -151,7 +151,9 @@ def _sqlite_rows(rows: Iterable[Row]) -> Iterator[tuple]:
             yield row[0], row[1], row[2], row[3].strftime("%Y-%m-%d %H:%M:%S.%f"), row[4]
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# PostgreSQL text cannot hold NUL: a rejected value shows it as U+FFFD instead.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r",
+                               "\x00": "\ufffd"})
 
 
 def _copy_lines(rows: Iterable[Row]) -> Iterator[str]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:
     """An ISO 8601 date or date-time, in UTC when no zone is given.
@@ -18,4 +21,10 @@ def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:
             return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the last UTC moment
+        raise ValueError(f"{raw!r} is out of range") from exc
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"{raw!r} is out of range")
+    return moment
