@@ -99,7 +99,7 @@ def main() -> None:
                "SECRET_KEY": "bench", "RATELIMIT_ENABLED": "false"}
         workers = str(2 * (os.cpu_count() or 1) + 1)
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", workers, "--bind",
+            [sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", "4", "--bind",
              f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
@@ -145,7 +145,7 @@ def main() -> None:
         MARK,
         "## API under gunicorn",
         "",
-        f"`bench/api.py`: gunicorn with {workers} workers on PostgreSQL, a pool of "
+        f"`bench/api.py`: gunicorn with {workers} workers of 4 threads each on PostgreSQL, a pool of "
         f"{CODES:,} codes, {CONCURRENCY} client threads × {PER_THREAD} requests each with "
         f"keep-alive, on {machine()}. Rate limits off.",
         "",
