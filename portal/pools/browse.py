@@ -95,6 +95,24 @@ def code_detail(pool_id: int, code_id: int):
                            entries=history.for_code(code_id)), status
 
 
+@bp.post("/<id:pool_id>/codes/<id:code_id>/undo")
+@requires("admin")
+def undo_redemption(pool_id: int, code_id: int):
+    """An admin undoes a code's redemption at any age (cashiers can only within minutes)."""
+    form = CancelForm()
+    active = redemption.active_redemption(code_id)
+    if active is None or not form.validate_on_submit():
+        flash("Say why, and make sure the code is still redeemed.")
+    else:
+        try:
+            redemption.rollback(active.id, form.reason.data, actor=current_actor())
+        except DomainError as exc:
+            flash(exc.message)
+        else:
+            flash("The redemption was undone; the code can be redeemed again.")
+    return redirect(url_for("pools.code_detail", pool_id=pool_id, code_id=code_id))
+
+
 @bp.get("/<id:pool_id>/codes.csv")
 @requires(*MARKETING)
 def export_codes(pool_id: int):

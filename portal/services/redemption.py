@@ -329,3 +329,11 @@ def per_day(pool_id: int, days: int = 14) -> list[tuple[str, int]]:
     found = {str(key)[:10]: int(n) for key, n in rows}
     keys = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
     return [(key, found.get(key, 0)) for key in keys]
+
+
+def active_redemption(code_id: int) -> Redemption | None:
+    """The code's redemption that has not been rolled back, if any."""
+    return db.session.scalar(
+        select(Redemption).where(Redemption.code_id == code_id, Redemption.rolled_back_at.is_(None))
+        .order_by(Redemption.id.desc()).limit(1)
+    )

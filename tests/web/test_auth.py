@@ -49,6 +49,7 @@ def test_sign_out(as_role):
 PUBLIC = {"auth.login", "auth.logout", "main.index", "main.healthz", "static", "voucher.show",
           "voucher.wallet"}
 ROLES = {
+    "pools.undo_redemption": {"admin"},
     "pools.": {"admin", "marketer"},
     "cashier.": {"admin", "cashier"},
     "admin.": {"admin"},

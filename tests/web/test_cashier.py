@@ -180,3 +180,21 @@ def test_guessing_is_slowed_down_and_told_how_long(till, spring):
     assert slowed.status_code == 429
     assert "PLEASE WAIT" in slowed.text and "seconds" in slowed.text
     assert int(slowed.headers["Retry-After"]) > 0
+
+
+def test_an_admin_undoes_an_old_redemption_from_the_code_page(till, spring, as_role):
+    nonce = nonce_from(check(till, "SPRI-0001").text)
+    till.post("/till/redeem", data={"code": "SPRI-0001", "nonce": nonce})
+    row = db.session.scalar(select(Redemption))
+    with write_transaction() as session:
+        session.execute(update(Redemption).where(Redemption.id == row.id)
+                        .values(redeemed_at=utcnow() - timedelta(days=2)))
+    admin = as_role("admin")
+    page = admin.get(f"/pools/{spring}/codes/{row.code_id}")
+    assert "Undo the redemption" in page.text
+    assert "Undo the redemption" not in as_role("marketer").get(
+        f"/pools/{spring}/codes/{row.code_id}").text
+    done = admin.post(f"/pools/{spring}/codes/{row.code_id}/undo", data={"reason": "complaint"},
+                      follow_redirects=True)
+    assert "was undone" in done.text
+    assert "VALID" in check(till, "SPRI-0001").text
