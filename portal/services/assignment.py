@@ -87,13 +87,16 @@ _RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
 def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -> Assignment:
     """One customer's assignment inside the caller's transaction."""
     customer_pk = upsert(session, data)
-    held = session.execute(
+    # Status is filtered here, not in SQL: with `status IN (...)` in the WHERE clause
+    # SQLite's planner preferred the (pool_id, status) index and walked every assigned
+    # code of the pool, making each assignment slower than the last.
+    rows = session.execute(
         select(*_RETURNED)
-        .where(_codes.c.customer_id == customer_pk, _codes.c.pool_id == pool.id,
-               _codes.c.status.in_(HELD))
-        # An unredeemed code first ("assigned" sorts before "redeemed"), newest first.
-        .order_by(_codes.c.status, _codes.c.assigned_at.desc(), _codes.c.id.desc())
+        .where(_codes.c.customer_id == customer_pk, _codes.c.pool_id == pool.id)
     ).all()
+    # An unredeemed code first ("assigned" sorts before "redeemed"), newest first.
+    held = sorted((row for row in rows if row.status in HELD),
+                  key=lambda row: (row.status, -row.assigned_at.timestamp(), -row.id))
     if len(held) >= pool.per_customer_limit:
         return _assignment(held[0], pool.id, data.customer_id, new=False)
 
