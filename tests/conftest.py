@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,27 +38,35 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         engine.dispose()
 
 
+@contextmanager
+def postgres_schema(prefix: str = "t"):
+    """(url, schema): a fresh PostgreSQL schema, dropped afterwards; fails or skips the
+    test when no server is configured, as PORTAL_REQUIRE_POSTGRES says."""
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("PostgreSQL is required but PORTAL_TEST_DATABASE_URL is not set")
+        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
+    url = normalize_database_url(PG_URL)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield url, schema
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path):
     """A URL to an empty database of each kind; PostgreSQL gets its own schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'portal.sqlite3'}", {}
         return
-    if not PG_URL:
-        if PG_REQUIRED:
-            pytest.fail("PostgreSQL is required but PORTAL_TEST_DATABASE_URL is not set")
-        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
-    url = normalize_database_url(PG_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with postgres_schema() as (url, schema):
         yield url, {"connect_args": {"options": f"-c search_path={schema}"}}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class IsolatedClient(FlaskClient):

@@ -36,30 +36,26 @@ class Error(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class PoolCreate(Strict):
+class PoolSettings(Strict):
+    """The pool's settings other than its name, all optional."""
+
+    description: str | None = Field(None, max_length=10_000)
+    benefit: str | None = Field(None, max_length=10_000)
+    terms: str | None = Field(None, max_length=10_000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
+    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
+    barcode_format: BarcodeFormat | None = None
+    require_assignment: bool | None = None
+
+
+class PoolCreate(PoolSettings):
     name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=10_000)
-    benefit: str | None = Field(None, max_length=10_000)
-    terms: str | None = Field(None, max_length=10_000)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
-    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
-    barcode_format: BarcodeFormat | None = None
-    require_assignment: bool | None = None
 
 
-class PoolPatch(Strict):
+class PoolPatch(PoolSettings):
     name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=10_000)
-    benefit: str | None = Field(None, max_length=10_000)
-    terms: str | None = Field(None, max_length=10_000)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
-    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
-    barcode_format: BarcodeFormat | None = None
-    require_assignment: bool | None = None
     status: PoolStatus | None = None
 
 

@@ -8,21 +8,19 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from portal import create_app
-from portal.config import normalize_database_url
 from portal.extensions import db
 from portal.models import Redemption
 from portal.services import accounts, assignment, generation, pools
 from portal.services.customers import CustomerData
-from tests.conftest import PG_REQUIRED, PG_URL
+from tests.conftest import postgres_schema
 from tests.helpers import kept_counts, real_counts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,19 +34,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def pg_schema():
-    if not PG_URL:
-        if PG_REQUIRED:
-            pytest.fail("PostgreSQL is required but PORTAL_TEST_DATABASE_URL is not set")
-        pytest.skip("PORTAL_TEST_DATABASE_URL is not set")
-    url = normalize_database_url(PG_URL)
-    schema = f"g_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield url, schema
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema("g") as found:
+        yield found
 
 
 def test_concurrent_redemptions_through_gunicorn_workers(pg_schema, tmp_path):
