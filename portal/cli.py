@@ -207,7 +207,12 @@ def register(app: Flask) -> None:
         ensure_first_admin()
         app_obj = current_app._get_current_object()
         click.echo(f"serving the voucher portal on http://{host}:{port}")
-        waitress_serve(app_obj, host=host, port=port, threads=threads)
+        try:
+            waitress_serve(app_obj, host=host, port=port, threads=threads)
+        except OSError as exc:
+            click.echo(f"error: cannot listen on {host}:{port} ({exc.strerror}); is the portal "
+                       "already running? Choose another port with --port.", err=True)
+            sys.exit(EXIT_CONFLICT)
 
 
 def ensure_first_admin() -> None:
