@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import g, request
+from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -101,10 +101,6 @@ def parse(model: type[BaseModel]) -> BaseModel:
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise ApiError(400, "invalid_request", "Some fields are wrong.", fields=fields) from exc
-
-
-def current_api_key():
-    return g.api_key
 
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")

@@ -202,13 +202,6 @@ def _reload(redemption_id: int) -> Redemption:
     )
 
 
-def get_redemption(redemption_id: int) -> Redemption:
-    redemption = _reload(redemption_id)
-    if redemption is None:
-        raise NotFound(f"There is no redemption {redemption_id}.", reason="unknown_redemption")
-    return redemption
-
-
 def rollback(
     redemption_id: int,
     reason: str,
