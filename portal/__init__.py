@@ -72,6 +72,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         user = db.session.get(models.User, int(user_id))
         return user if user is not None and user.active else None
 
+    from .queue import init_queue
+
+    init_queue(app)
+
     from .web import register as register_web
 
     register_web(app)

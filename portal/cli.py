@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import functools
 import secrets
+import subprocess
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from . import queue
+from .extensions import db
+from .models import Job
 from .services import accounts, assignment, generation, imports, pools
 from .services.errors import (
     Conflict,
@@ -194,18 +200,80 @@ def register(app: Flask) -> None:
         for failure in result.failed[:20]:
             click.echo(f"  line {failure.line}: {failure.reason}: {failure.message}")
 
+    @app.cli.command("send")
+    @click.argument("pool_id", type=int)
+    @click.option("--channel", type=click.Choice(["email", "sms", "webhook"]), required=True)
+    @click.option("--wait", is_flag=True,
+                  help="Send from this process and return when done, with the counts.")
+    @click.option("--resend-interrupted", is_flag=True,
+                  help="Also send again the messages a stopped worker may have sent.")
+    @with_appcontext
+    @domain_errors
+    def send(pool_id: int, channel: str, wait: bool, resend_interrupted: bool) -> None:
+        """Send a pool's campaign on a channel to every customer not sent to yet."""
+        from .services import deliveries
+
+        job, created = deliveries.start_send(pool_id, channel, resend_interrupted=resend_interrupted)
+        click.echo(f"{'started' if created else 'already under way:'} send {job.id} "
+                   f"to {job.total:,} customers by {channel}")
+        if not wait:
+            if job.active:
+                queue.send(job.id)
+                click.echo("a worker (portal worker) sends it; follow it in the portal")
+            return
+        while job.active:
+            due = deliveries.process_send(job.id)
+            if due is not None:
+                # Retries wait their turn: sleep until the first is due.
+                time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.05)
+            job = db.session.get(Job, job.id, populate_existing=True)
+        report = deliveries.progress(job.id)
+        click.echo(f"sent: {report.sent:,}")
+        click.echo(f"failed: {report.failed:,}")
+        for reason, n in sorted(report.failed_by_reason.items()):
+            click.echo(f"  {reason}: {n:,}")
+        click.echo(f"skipped: {report.skipped:,}")
+        for reason, n in sorted(report.skipped_by_reason.items()):
+            click.echo(f"  {reason}: {n:,}")
+        for error, n in report.errors:
+            click.echo(f"  {n:,} × {error}")
+        if job.state == "failed":
+            click.echo(f"error: {job.error}", err=True)
+            sys.exit(EXIT_REFUSED)
+
+    @app.cli.command("worker")
+    @click.option("--threads", type=click.IntRange(min=1), help="Jobs run at once (WORKER_THREADS).")
+    @with_appcontext
+    def worker(threads: int | None) -> None:
+        """Run background jobs (campaign sends, alerts) until stopped."""
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        restarted = queue.recover_jobs()
+        if restarted:
+            click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")
+        queue.deliver_alerts()
+        consumer = queue.huey.create_consumer(
+            workers=threads or current_app.config["WORKER_THREADS"], worker_type="thread",
+            periodic=True, initial_delay=0.05, backoff=1.5, max_delay=1.0)
+        click.echo(f"worker ready ({current_app.config['QUEUE_STORAGE']} queue)")
+        consumer.run()
+
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=5000, show_default=True, type=int)
     @click.option("--threads", default=8, show_default=True, type=int)
+    @click.option("--worker/--no-worker", default=True, show_default=True,
+                  help="Also run a background worker (portal worker) beside the web server.")
     @with_appcontext
-    def serve(host: str, port: int, threads: int) -> None:
+    def serve(host: str, port: int, threads: int, worker: bool) -> None:
         """Bring the database up to date, make a first admin if needed, and serve."""
         from waitress import serve as waitress_serve
 
         upgrade_schema()
         ensure_first_admin()
         app_obj = current_app._get_current_object()
+        helper = subprocess.Popen([sys.executable, "-m", "portal", "worker"]) if worker else None
         click.echo(f"serving the voucher portal on http://{host}:{port}")
         try:
             waitress_serve(app_obj, host=host, port=port, threads=threads)
@@ -213,6 +281,10 @@ def register(app: Flask) -> None:
             click.echo(f"error: cannot listen on {host}:{port} ({exc.strerror}); is the portal "
                        "already running? Choose another port with --port.", err=True)
             sys.exit(EXIT_CONFLICT)
+        finally:
+            if helper is not None:
+                helper.terminate()
+                helper.wait(timeout=30)
 
 
 def ensure_first_admin() -> None:

@@ -60,6 +60,26 @@ def from_environment(instance_path: str) -> dict:
         "RATE_LIMIT_SIGN_IN_ADDRESS": os.environ.get("RATE_LIMIT_SIGN_IN_ADDRESS", "30/minute"),
         "RATE_LIMIT_TILL_UNKNOWN": os.environ.get("RATE_LIMIT_TILL_UNKNOWN", "5/minute;30/hour"),
         "RATE_LIMIT_UNKNOWN_CODE": os.environ.get("RATE_LIMIT_UNKNOWN_CODE", "30/minute;300/hour"),
+        # The job queue: an SQLite file in the instance folder, or Redis when REDIS_URL is set.
+        "QUEUE_STORAGE": os.environ.get("QUEUE_STORAGE")
+        or ("redis" if os.environ.get("REDIS_URL") else "sqlite"),
+        "QUEUE_NAME": os.environ.get("QUEUE_NAME", "portal"),
+        "WORKER_THREADS": int(os.environ.get("WORKER_THREADS", "4")),
+        "JOB_LEASE_SECONDS": int(os.environ.get("JOB_LEASE_SECONDS", "120")),
+        "DELIVERY_ATTEMPTS": int(os.environ.get("DELIVERY_ATTEMPTS", "3")),
+        "DELIVERY_RETRY_SECONDS": float(os.environ.get("DELIVERY_RETRY_SECONDS", "60")),
+        # Channels.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT") or "25"),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").strip().lower(),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
+        "SMS_URL": os.environ.get("SMS_URL", ""),
+        "SMS_TOKEN": os.environ.get("SMS_TOKEN", ""),
+        "SMS_BODY": os.environ.get("SMS_BODY", ""),
+        "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),
+        "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -141,6 +142,14 @@ class Pool(db.Model):
     require_assignment: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default=PoolStatus.ACTIVE.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who hears about the pool's alerts; admins do when nobody owns it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Set when available codes fell below the threshold, cleared when refilled above
+    # it: the alert goes out once per crossing.
+    low_stock_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expiry_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    owner: Mapped[User | None] = relationship()
 
     __table_args__ = (
         CheckConstraint(f"status IN ({_values(PoolStatus)})", name="status"),
@@ -270,8 +279,6 @@ class CodeEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-
-
 class ChannelSetting(db.Model):
     """How one pool reaches customers on one channel, and the message it sends there."""
 
@@ -286,3 +293,97 @@ class ChannelSetting(db.Model):
     __table_args__ = (
         CheckConstraint("channel IN ('email', 'sms', 'page', 'export')", name="channel"),
     )
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"  # for a delivery's retry time
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+SEND_CHANNELS = ("email", "sms", "webhook")
+
+
+class Audience(db.Model):
+    """A customer a pool's campaign is meant for, whether or not they hold a code yet."""
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(db.Model):
+    """A piece of background work (a campaign send) and where it has got to."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # host:pid of the worker running it, and when that worker last showed signs of life.
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    __table_args__ = (CheckConstraint(f"state IN ({_values(JobState)})", name="state"),)
+
+    @property
+    def active(self) -> bool:
+        return self.state in (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+
+
+class Delivery(db.Model):
+    """One campaign message to one customer on one channel: recorded once, ever."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.QUEUED.value)
+    # Why it was skipped or failed: no_consent, no_address, pool_exhausted, redeemed,
+    # interrupted, error.
+    reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("code.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("pool_id", "customer_id", "channel", name="uq_delivery_once"),
+        CheckConstraint(f"state IN ({_values(DeliveryState)})", name="state"),
+        CheckConstraint("channel IN ('email', 'sms', 'webhook')", name="channel"),
+        Index("ix_delivery_job_state_id", "job_id", "state", "id"),
+    )
+
+
+class Alert(db.Model):
+    """A warning about a pool, written in the transaction that caused it and sent after."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # low_stock or expiry
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ from flask import Flask, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .api import errors as api_errors
+from .services import alerts
 from .services.errors import DomainError
 
 
@@ -26,6 +27,8 @@ def day(value: datetime | None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(number=number, when=when, day=day)
+    # Called by the page only for marketers and admins: the low-stock banner.
+    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools)
 
     @app.before_request
     def refuse_nul_characters():

@@ -90,7 +90,7 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def app_config() -> dict:
     """Extra settings for the app; a test module overrides this fixture to change them."""
-    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False}
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "QUEUE_STORAGE": "memory"}
 
 
 @pytest.fixture
@@ -98,6 +98,7 @@ def app(database_url, app_config, tmp_path: Path):
     url, engine_options = database_url
     app = create_app({
         "TESTING": True,
+        "QUEUE_STORAGE": "memory",
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options, "pool_size": 20, "max_overflow": 5},
@@ -159,3 +160,23 @@ def as_role(app, users):
         return client
 
     return make
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on a local port, recording the messages it accepts."""
+    from tests.servers import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server recording the POSTs it gets (SMS provider, webhooks)."""
+    from tests.servers import HttpReceiver
+
+    server = HttpReceiver()
+    yield server
+    server.close()

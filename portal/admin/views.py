@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -11,7 +11,7 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import ApiKey, Store, User
 from ..roles import requires
-from ..services import accounts
+from ..services import accounts, transports
 from ..services.errors import DomainError
 from . import bp
 from .forms import ApiKeyForm, StoreForm, UserForm
@@ -34,7 +34,8 @@ def _page(status: int = 200, new_key: str | None = None, **forms):
         users=db.session.scalars(select(User).order_by(User.email)).all(),
         stores=db.session.scalars(select(Store).order_by(Store.code)).all(),
         keys=db.session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all(),
-        button=EmptyForm(), new_key=new_key, **forms,
+        button=EmptyForm(), new_key=new_key, channels=transports.describe(current_app.config),
+        **forms,
     ), status
 
 

@@ -81,3 +81,15 @@ class CheckCodeForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class SendForm(FlaskForm):
+    """Start a campaign send; the channel comes from the URL."""
+
+    resend_interrupted = BooleanField("Also send again the messages a stopped worker may "
+                                      "have sent already")
+
+
+class TestSendForm(FlaskForm):
+    channel = SelectField("Channel", choices=[SelectChoice("email", "Email"), SelectChoice("sms", "SMS")])
+    to = StringField("Your email address or phone number", validators=[DataRequired(), Length(max=254)])

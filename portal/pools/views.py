@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
 
 from ..roles import current_actor, requires
 from ..services import assignment, channels, generation, imports, pools, redemption
@@ -21,6 +22,7 @@ from .forms import (
     UploadForm,
     WindowForm,
 )
+from .sends import send_context
 from .stages import STAGES, progress
 
 MARKETING = ("admin", "marketer")
@@ -91,7 +93,7 @@ def new_pool():
     if form.validate_on_submit():
         values = _values(form)
         try:
-            pool = pools.create_pool(values.pop("name"), **values)
+            pool = pools.create_pool(values.pop("name"), owner_id=current_user.id, **values)
         except DomainError as exc:
             _attach(form, exc)
         else:
@@ -270,14 +272,23 @@ def assign_one(pool_id: int):
 @bp.get("/<id:pool_id>/channels")
 @requires(*MARKETING)
 def channels_stage(pool_id: int):
-    """Stage 4: choose channels and write each one's message, with a live preview."""
+    """Stage 4: choose channels and write each one's message, with a live preview, and
+    send the campaign."""
+    return channels_page(pool_id)
+
+
+def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelForm] | None = None,
+                  **overrides):  # noqa: ANN003
+    """Stage 4's page; `edited` is (channel, form) being corrected, shown as typed."""
     pool = pools.get_pool(pool_id)
     current = channels.settings(pool_id)
     forms = {name: ChannelForm(formdata=None, prefix=name, data=vars(s)) for name, s in current.items()}
+    if edited is not None:
+        forms[edited[0]] = edited[1]
     previews = {name: _message_preview(pool, s.subject, s.body, s.footer, name)
                 for name, s in current.items()}
-    return _stage(pool_id, "channels", "pools/stage_channels.html", forms=forms, previews=previews,
-                  channel_settings=current)
+    return _stage(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
+                  previews=previews, channel_settings=current, **send_context(pool_id, **overrides))
 
 
 def _message_preview(pool, subject: str, body: str, footer: str, channel: str) -> dict:  # noqa: ANN001
@@ -306,14 +317,7 @@ def save_channel(pool_id: int, channel: str):
             _attach(form, exc)
         else:
             return redirect(url_for("pools.channels_stage", pool_id=pool_id, _anchor=channel))
-    pool = pools.get_pool(pool_id)
-    current = channels.settings(pool_id)
-    forms = {name: (form if name == channel else ChannelForm(formdata=None, prefix=name, data=vars(s)))
-             for name, s in current.items()}
-    previews = {name: _message_preview(pool, s.subject, s.body, s.footer, name)
-                for name, s in current.items()}
-    return _stage(pool_id, "channels", "pools/stage_channels.html", 422, forms=forms,
-                  previews=previews, channel_settings=current)
+    return channels_page(pool_id, 422, edited=(channel, form))
 
 
 @bp.post("/<id:pool_id>/channels/<any(email, sms):channel>/preview")

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Code, CodeEvent, CodeStatus, Pool, PoolStatus, utcnow
 from . import pools
 from .actor import SYSTEM, Actor
-from .customers import CustomerData, parse_consent, upsert
+from .customers import CustomerData, add_to_audience, parse_consent, upsert
 from .errors import DomainError, InvalidInput, NotFound, PoolUnavailable
 from .filereader import header_key, open_table
 from .tx import is_postgresql, write_transaction
@@ -58,6 +58,7 @@ class Failure:
 class BulkResult:
     assigned: int = 0
     already_assigned: int = 0
+    added: int = 0  # to the campaign, their codes to come with its messages
     failed: list[Failure] = field(default_factory=list)
     counts: pools.Counts | None = None
 
@@ -84,9 +85,19 @@ _RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
              _codes.c.expires_at)
 
 
-def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -> Assignment:
+def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor, *,
+               audience: bool = False) -> Assignment:
     """One customer's assignment inside the caller's transaction."""
     customer_pk = upsert(session, data)
+    if audience:
+        add_to_audience(session, pool.id, customer_pk)
+    return assign_to(session, pool, customer_pk, data.customer_id, actor)
+
+
+def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
+              actor: Actor = SYSTEM) -> Assignment:
+    """The code a known customer holds in the pool, or a new one, in the caller's
+    transaction; the caller adjusts the counts when `new` is true."""
     # Status is filtered here, not in SQL: with `status IN (...)` in the WHERE clause
     # SQLite's planner preferred the (pool_id, status) index and walked every assigned
     # code of the pool, making each assignment slower than the last.
@@ -98,7 +109,7 @@ def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -
     held = sorted((row for row in rows if row.status in HELD),
                   key=lambda row: (row.status, -row.assigned_at.timestamp(), -row.id))
     if len(held) >= pool.per_customer_limit:
-        return _assignment(held[0], pool.id, data.customer_id, new=False)
+        return _assignment(held[0], pool.id, customer_id, new=False)
 
     now = utcnow()
     pick = (
@@ -128,7 +139,7 @@ def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -
         from_status=CodeStatus.AVAILABLE.value, to_status=CodeStatus.ASSIGNED.value, at=now,
         user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id, details={},
     ))
-    return _assignment(row, pool.id, data.customer_id, new=True)
+    return _assignment(row, pool.id, customer_id, new=True)
 
 
 def _assignment(row, pool_id: int, customer_id: str, *, new: bool) -> Assignment:  # noqa: ANN001
@@ -153,12 +164,16 @@ def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) 
 
 def assign_many(
     pool_id: int, customers: Iterable[tuple[int, CustomerData | DomainError]],
-    *, actor: Actor = SYSTEM,
+    *, actor: Actor = SYSTEM, now: bool = True,
 ) -> BulkResult:
-    """Assign codes to a list of (line, customer) in one transaction.
+    """Add a list of (line, customer) to the pool's campaign and, unless `now` is
+    false, assign their codes, in one transaction.
 
     Lines that cannot be served are reported, not fatal: a wrong field fails that
-    line, and once the pool runs out every later line fails with pool_exhausted.
+    line, and once the pool runs out every later line fails with pool_exhausted
+    (those customers stay in the campaign and get a code when it is sent, if the
+    pool has been refilled by then). With `now` false, codes are given out as the
+    campaign's messages go.
     """
     result = BulkResult()
     with write_transaction() as session:
@@ -178,12 +193,17 @@ def assign_many(
             except InvalidInput as exc:
                 result.failed.append(Failure(line, data.customer_id or "", exc.reason, exc.message))
                 continue
+            if not now:
+                add_to_audience(session, pool.id, upsert(session, data))
+                result.added += 1
+                continue
             if exhausted:
+                add_to_audience(session, pool.id, upsert(session, data))
                 result.failed.append(Failure(line, data.customer_id, "pool_exhausted",
                                              "The pool had no codes left."))
                 continue
             try:
-                assignment = _assign_in(session, pool, data, actor)
+                assignment = _assign_in(session, pool, data, actor, audience=True)
             except PoolUnavailable as exc:
                 exhausted = exc.reason == "pool_exhausted"
                 result.failed.append(Failure(line, data.customer_id, exc.reason, exc.message))
@@ -224,9 +244,10 @@ def read_customer_file(stream: BinaryIO) -> Iterable[tuple[int, CustomerData | D
             yield line, exc
 
 
-def assign_file(pool_id: int, stream: BinaryIO, *, actor: Actor = SYSTEM) -> BulkResult:
+def assign_file(pool_id: int, stream: BinaryIO, *, actor: Actor = SYSTEM,
+                now: bool = True) -> BulkResult:
     """Assign codes to every customer in a CSV file (same reading rules as imports)."""
-    return assign_many(pool_id, read_customer_file(stream), actor=actor)
+    return assign_many(pool_id, read_customer_file(stream), actor=actor, now=now)
 
 
 def holdings(customer_pk: int) -> list[Code]:

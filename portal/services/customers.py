@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Customer, utcnow
+from ..models import Audience, Customer, utcnow
 from .errors import InvalidInput, NotFound
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -94,6 +94,14 @@ def upsert(session: Session, data: CustomerData) -> int:
         set_={**values, "updated_at": now} if values else {"external_id": data.customer_id},
     ).returning(Customer.__table__.c.id)
     return session.execute(stmt).scalar_one()
+
+
+def add_to_audience(session: Session, pool_id: int, customer_pk: int) -> None:
+    """Make the customer part of the pool's campaign (once), in the caller's transaction."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(Audience.__table__)
+                    .values(pool_id=pool_id, customer_id=customer_pk, added_at=utcnow())
+                    .on_conflict_do_nothing())
 
 
 def find(customer_id: str) -> Customer:

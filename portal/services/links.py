@@ -76,6 +76,11 @@ def customer_url(customer_pk: int) -> str:
     return _public_url("voucher.wallet", token=make_token(CUSTOMER, customer_pk))
 
 
+def pool_url(pool_id: int) -> str:
+    """The pool's page in the portal, for an alert email."""
+    return _public_url("pools.pool_page", pool_id=pool_id)
+
+
 def _public_url(endpoint: str, **values: str) -> str:
     from flask import url_for
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus
+from . import alerts
 from .errors import Conflict, InvalidInput, NotFound
 from .times import EARLIEST, LATEST
 from .tx import write_transaction
@@ -85,8 +86,9 @@ def _check_window(pool: Pool) -> None:
         raise InvalidInput("valid_until must be after valid_from.", field="valid_until")
 
 
-def create_pool(name: str, **values: Any) -> Pool:
-    """Create an active pool with zeroed counters; the name must be unique."""
+def create_pool(name: str, *, owner_id: int | None = None, **values: Any) -> Pool:
+    """Create an active pool with zeroed counters; the name must be unique. The owner
+    hears about its alerts."""
     unknown = set(values) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"Unknown pool fields: {', '.join(sorted(unknown))}.")
@@ -95,7 +97,7 @@ def create_pool(name: str, **values: Any) -> Pool:
     _check(values)
     try:
         with write_transaction() as session:
-            pool = Pool(**values)
+            pool = Pool(**values, owner_id=owner_id)
             _check_window(pool)
             session.add(pool)
             session.flush()
@@ -114,9 +116,15 @@ def update_pool(pool_id: int, **values: Any) -> Pool:
     try:
         with write_transaction() as session:
             pool = _get(session, pool_id)
+            ends = pool.valid_until
             for key, value in values.items():
                 setattr(pool, key, value)
             _check_window(pool)
+            if pool.valid_until != ends:
+                pool.expiry_alerted_at = None  # a new end date earns a new reminder
+            if "low_stock_threshold" in values:
+                session.flush()
+                alerts.check_low_stock(session, pool_id)
     except IntegrityError as exc:
         raise Conflict(f"A pool named “{values.get('name')}” already exists.", field="name") from exc
     return pool
@@ -182,3 +190,5 @@ def adjust_counts(session: Session, pool_id: int, **deltas: int) -> None:
                _counters.c.shard == random.randrange(COUNTER_SHARDS))
         .values(columns)
     )
+    if deltas.get("available"):
+        alerts.check_low_stock(session, pool_id)

@@ -1,0 +1,126 @@
+"""Background work on Huey: campaign sends, alerts and the worker's periodic checks.
+
+The queue lives in an SQLite file in the instance folder by default, so one machine
+needs no other server; with REDIS_URL set it lives in Redis, and workers on several
+machines share it. What a job has done is kept in the portal's own database (the
+`job` and `delivery` tables), so a lost queue message costs nothing: the periodic
+recovery puts every unfinished job back on the queue.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from huey import Huey, crontab
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .models import utcnow
+from .services import alerts, deliveries
+
+huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
+_app: Flask | None = None
+
+
+def init_queue(app: Flask) -> None:
+    """Point the queue at the storage the app's configuration names."""
+    global _app
+    _app = app
+    name = app.config["QUEUE_NAME"]
+    kind = app.config["QUEUE_STORAGE"]
+    if kind == "memory":
+        huey.storage = MemoryStorage(name)
+    elif kind == "redis":
+        huey.storage = RedisStorage(name, url=app.config["REDIS_URL"], read_timeout=1)
+    else:
+        path = Path(app.instance_path) / "queue.sqlite3"
+        huey.storage = SqliteStorage(name, filename=str(path))
+    huey.name = name
+
+
+def in_app(func: Callable) -> Callable:
+    """Run a task inside the app's context (a worker thread has none of its own)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _app is None:
+            raise RuntimeError("init_queue() was not called")
+        with _app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@huey.task(name="send")
+@in_app
+def send(job_id: int) -> None:
+    """Deliver a send job's messages; comes back when retries are due."""
+    due = deliveries.process_send(job_id)
+    if due is not None:
+        delay = max(0.0, (due - utcnow()).total_seconds())
+        send.schedule((job_id,), delay=delay)
+
+
+@huey.task(name="deliver_alerts")
+@in_app
+def deliver_alerts() -> None:
+    """Send the alerts that are waiting."""
+    alerts.deliver_pending()
+
+
+def recover_jobs() -> list[int]:
+    """Put back on the queue every job whose worker died or whose message was lost."""
+    lease = timedelta(seconds=_app.config["JOB_LEASE_SECONDS"])
+    ids = deliveries.recover(lease)
+    for job_id in ids:
+        send(job_id)
+    return ids
+
+
+@huey.periodic_task(crontab(minute="*"), name="maintenance")
+@in_app
+def maintenance() -> None:
+    """Every minute: restart stalled jobs, catch missed low-stock crossings, warn about
+    pools ending soon, and send their alerts."""
+    recover_jobs()
+    alerts.check_all_low_stock()
+    alerts.check_expiry()
+    alerts.deliver_pending()
+
+
+@event.listens_for(Session, "after_commit")
+def _alerts_written(session: Session) -> None:
+    # An alert row was committed: have a worker send it now rather than within a minute.
+    if session.info.pop(alerts.PENDING_FLAG, False):
+        deliver_alerts()
+
+
+@event.listens_for(Session, "after_rollback")
+def _alerts_dropped(session: Session) -> None:
+    session.info.pop(alerts.PENDING_FLAG, None)
+
+
+def start_send(pool_id: int, channel: str, **options: Any) -> tuple[deliveries.Job, bool]:
+    """Queue a campaign send and hand it to a worker."""
+    job, created = deliveries.start_send(pool_id, channel, **options)
+    if created and job.active:
+        send(job.id)
+    return job, created
+
+
+def run_pending(limit: int = 10_000) -> int:
+    """Run the tasks waiting on the queue in this process (tests, and `--wait` sends)."""
+    ran = 0
+    while ran < limit:
+        task = huey.dequeue()
+        if task is None:
+            return ran
+        huey.execute(task)
+        ran += 1
+    return ran

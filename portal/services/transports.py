@@ -1,0 +1,231 @@
+"""The outside services that carry messages: an SMTP server, an SMS provider's HTTP
+API and a webhook receiver, configured from the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import urlsplit
+
+import requests
+
+HTTP_TIMEOUT = 15
+SMTP_TIMEOUT = 30
+SMS_BODY_DEFAULT = '{"to": "{{ to }}", "text": "{{ text }}", "reference": "{{ reference }}"}'
+
+
+class DeliveryError(Exception):
+    """A message did not go out. Transient errors are worth another attempt later."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str | None = None
+
+
+def configured(config: Mapping, channel: str) -> bool:
+    """Whether the channel has what it needs to send."""
+    if channel == "email":
+        return bool(config.get("SMTP_HOST") and config.get("MAIL_FROM"))
+    if channel == "sms":
+        return bool(config.get("SMS_URL"))
+    if channel == "webhook":
+        return bool(config.get("WEBHOOK_URL"))
+    return False
+
+
+def describe(config: Mapping) -> list[dict]:
+    """Each channel's configuration as an admin may see it: no secrets, only whether set."""
+    security = config.get("SMTP_SECURITY") or "none"
+    return [
+        {"channel": "email", "configured": configured(config, "email"),
+         "settings": [("SMTP server", f"{config.get('SMTP_HOST') or '—'}:{config.get('SMTP_PORT')}"),
+                      ("Security", security), ("From", config.get("MAIL_FROM") or "—"),
+                      ("User", config.get("SMTP_USERNAME") or "—"),
+                      ("Password", "set" if config.get("SMTP_PASSWORD") else "not set")]},
+        {"channel": "sms", "configured": configured(config, "sms"),
+         "settings": [("Provider URL", _without_credentials(config.get("SMS_URL"))),
+                      ("Token", "set" if config.get("SMS_TOKEN") else "not set")]},
+        {"channel": "webhook", "configured": configured(config, "webhook"),
+         "settings": [("URL", _without_credentials(config.get("WEBHOOK_URL"))),
+                      ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
+    ]
+
+
+def _without_credentials(url: str | None) -> str:
+    if not url:
+        return "—"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class Mailer:
+    """One SMTP connection reused for many messages, reopened when the server drops it."""
+
+    def __init__(self, config: Mapping) -> None:
+        self.host = config.get("SMTP_HOST") or ""
+        self.port = int(config.get("SMTP_PORT") or 25)
+        self.security = (config.get("SMTP_SECURITY") or "none").lower()
+        self.username = config.get("SMTP_USERNAME") or ""
+        self.password = config.get("SMTP_PASSWORD") or ""
+        self.sender = config.get("MAIL_FROM") or ""
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        if self.security not in ("none", "starttls", "tls"):
+            raise DeliveryError(f"SMTP_SECURITY is {self.security!r}; use none, starttls or tls.",
+                                transient=False)
+        try:
+            if self.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT,
+                                                     context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+                if self.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"the SMTP server refused the sign-in: {exc.smtp_code}",
+                                transient=False) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"cannot reach the SMTP server {self.host}:{self.port}: {exc}",
+                                transient=True) from exc
+        self._smtp = smtp
+        return smtp
+
+    def send(self, email: Email) -> None:
+        """Hand one message to the SMTP server; raises DeliveryError."""
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Date"] = formatdate(localtime=False)
+        # A stable Message-ID lets a receiving system spot a repeat of the same delivery.
+        message["Message-ID"] = email.message_id or make_msgid(domain="voucher-portal")
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        for attempt in (1, 2):
+            smtp = self._connect()
+            try:
+                smtp.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                # An idle connection the server closed: reconnect once and try again.
+                self.close()
+                if attempt == 2:
+                    raise DeliveryError(f"the SMTP server hung up: {exc}", transient=True) from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                raise DeliveryError(f"the SMTP server refused {email.to}: {code} {_text(text)}",
+                                    transient=400 <= code < 500) from exc
+            except smtplib.SMTPResponseException as exc:
+                self.close()
+                raise DeliveryError(f"the SMTP server answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                                    transient=400 <= exc.smtp_code < 500) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self.close()
+                raise DeliveryError(f"sending to the SMTP server failed: {exc}", transient=True) from exc
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._smtp = None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _post(session: requests.Session, url: str, what: str, **kwargs) -> requests.Response:  # noqa: ANN003
+    try:
+        response = session.post(url, timeout=HTTP_TIMEOUT, **kwargs)
+    except requests.RequestException as exc:
+        raise DeliveryError(f"cannot reach the {what}: {type(exc).__name__}", transient=True) from exc
+    if response.status_code >= 300:
+        # Overload and server trouble pass; a refusal of the request itself does not.
+        transient = response.status_code >= 500 or response.status_code in (408, 425, 429)
+        raise DeliveryError(f"the {what} answered HTTP {response.status_code}: "
+                            f"{response.text[:200]}", transient=transient)
+    return response
+
+
+class SmsSender:
+    """Posts one text message per call to the SMS provider's HTTP API."""
+
+    def __init__(self, config: Mapping) -> None:
+        self.url = config.get("SMS_URL") or ""
+        self.token = config.get("SMS_TOKEN") or ""
+        self.body = json.loads(config.get("SMS_BODY") or SMS_BODY_DEFAULT)
+        self.http = requests.Session()
+
+    def send(self, to: str, text: str, reference: str) -> None:
+        values = {"to": to, "text": text, "reference": reference}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        _post(self.http, self.url, "SMS provider", json=fill(self.body, values), headers=headers)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def fill(template: object, values: Mapping[str, str]) -> object:
+    """The provider's JSON body with {{ name }} replaced inside its strings only, so the
+    values can hold quotes or braces and the body stays valid JSON."""
+    if isinstance(template, str):
+        for name, value in values.items():
+            template = template.replace("{{ " + name + " }}", value)
+        return template
+    if isinstance(template, list):
+        return [fill(item, values) for item in template]
+    if isinstance(template, dict):
+        return {key: fill(item, values) for key, item in template.items()}
+    return template
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Portal-Signature header: sha256= and the HMAC-SHA256 of the body, in hex."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    """POSTs a signed JSON document per call to the configured webhook URL."""
+
+    def __init__(self, config: Mapping) -> None:
+        self.url = config.get("WEBHOOK_URL") or ""
+        self.secret = config.get("WEBHOOK_SECRET") or ""
+        self.http = requests.Session()
+
+    def send(self, event: str, payload: dict, reference: str) -> None:
+        body = json.dumps({"event": event, **payload}, separators=(",", ":"),
+                          ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", "X-Portal-Event": event,
+                   "X-Portal-Delivery": reference}
+        if self.secret:
+            headers["X-Portal-Signature"] = signature(self.secret, body)
+        _post(self.http, self.url, "webhook receiver", data=body, headers=headers)
+
+    def close(self) -> None:
+        self.http.close()

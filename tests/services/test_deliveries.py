@@ -1,0 +1,265 @@
+"""Campaign sends through a real SMTP server and a real HTTP receiver: the right
+messages to the right customers, each once, with failures retried and recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import queue
+from portal.extensions import db
+from portal.models import Code, Customer, Delivery, Job
+from portal.services import assignment, channels, deliveries, generation, pools
+from portal.services.customers import CustomerData
+from portal.services.errors import InvalidInput
+from portal.services.links import voucher_url
+from portal.services.tx import write_transaction
+
+
+@pytest.fixture
+def app_config(smtp, receiver):
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "QUEUE_STORAGE": "memory",
+            **smtp.config(), "SMS_URL": receiver.url, "SMS_TOKEN": "sms-token",
+            "WEBHOOK_URL": receiver.url, "WEBHOOK_SECRET": "hook-secret",
+            "DELIVERY_ATTEMPTS": 2, "DELIVERY_RETRY_SECONDS": 0.0}
+
+
+def people(n: int, start: int = 0) -> list[CustomerData]:
+    """Mixed consent: every third has no email consent, every fifth no email at all."""
+    out = []
+    for i in range(start, start + n):
+        out.append(CustomerData(
+            customer_id=f"C{i:05d}", first_name=f"Name{i}",
+            email=None if i % 5 == 4 else f"c{i}@example.com",
+            phone=f"+4860000{i:04d}", email_consent=i % 3 != 2, sms_consent=i % 2 == 0))
+    return out
+
+
+def campaign(codes: int, customers: list[CustomerData]) -> int:
+    pool_id = pools.create_pool("Spring", benefit="10% off").id
+    if codes:
+        generation.generate_codes(pool_id, codes)
+    assignment.assign_many(pool_id, list(enumerate(customers, start=2)), now=False)
+    return pool_id
+
+
+def send(pool_id: int, channel: str, **options) -> deliveries.Progress:  # noqa: ANN003
+    job, _ = queue.start_send(pool_id, channel, **options)
+    queue.run_pending()
+    return deliveries.progress(job.id)
+
+
+def test_email_campaign_reaches_exactly_the_consenting_customers(app, smtp):
+    crowd = people(60)
+    pool_id = campaign(100, crowd)
+    report = send(pool_id, "email")
+
+    expected = {c.email for c in crowd if c.email_consent and c.email}
+    assert report.job.state == "done"
+    assert report.sent == len(expected)
+    assert report.skipped_by_reason == {
+        "no_consent": sum(1 for c in crowd if not c.email_consent),
+        "no_address": sum(1 for c in crowd if c.email_consent and not c.email)}
+    messages = smtp.messages
+    assert sorted(m["To"] for m in messages) == sorted(expected)
+    assert len({m["Message-ID"] for m in messages}) == len(messages)
+    held = {c.email: c for c in db.session.scalars(select(Customer))}
+    for message in messages:
+        customer = held[message["To"]]
+        code = db.session.scalars(select(Code).where(Code.customer_id == customer.id)).one()
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert code.code in text and code.code in html
+        assert voucher_url(code.id) in text and f'href="{voucher_url(code.id)}"' in html
+        assert f"Hello {customer.first_name}" in text
+    # Only the customers who were sent a message were given a code.
+    assert pools.counts(pool_id).assigned == len(expected)
+
+
+def test_sending_again_sends_nobody_twice_and_reaches_newcomers(app, smtp):
+    crowd = people(10)
+    pool_id = campaign(50, crowd)
+    first = send(pool_id, "email")
+    assignment.assign_many(pool_id, list(enumerate(people(3, start=100), start=2)), now=False)
+    second = send(pool_id, "email")
+
+    newcomers = [c for c in people(3, start=100) if c.email_consent and c.email]
+    assert second.sent == len(newcomers)
+    assert len(smtp.messages) == first.sent + second.sent
+    assert len({m["To"] for m in smtp.messages}) == len(smtp.messages)
+    # One delivery row per customer and channel, whatever happened.
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 13
+
+
+def test_a_send_already_under_way_is_not_started_twice(app, smtp):
+    pool_id = campaign(10, people(4))
+    job, created = queue.start_send(pool_id, "email")
+    again, created_again = queue.start_send(pool_id, "email")
+    assert created and not created_again and again.id == job.id
+    queue.run_pending()
+    assert len(smtp.messages) == deliveries.progress(job.id).sent
+
+
+def test_customers_without_a_code_get_one_until_the_pool_runs_out(app, smtp):
+    crowd = [CustomerData(customer_id=f"X{i}", email=f"x{i}@example.com", email_consent=True)
+             for i in range(8)]
+    pool_id = campaign(5, crowd)
+    report = send(pool_id, "email")
+    assert report.sent == 5
+    assert report.skipped_by_reason == {"pool_exhausted": 3}
+
+    generation.generate_codes(pool_id, 10)
+    again = send(pool_id, "email")
+    assert again.sent == 3 and again.job.total == 3
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
+
+
+def test_codes_held_before_the_send_are_the_ones_sent(app, smtp):
+    pool_id = campaign(10, [])
+    given = assignment.assign_code(pool_id, CustomerData(customer_id="H1", email="h1@example.com",
+                                                         email_consent=True))
+    send(pool_id, "email")
+    (message,) = smtp.messages
+    assert given.code in message.get_body(("plain",)).get_content()
+    assert pools.counts(pool_id).assigned == 1
+
+
+def test_a_failing_smtp_server_gives_failed_deliveries_that_a_retry_sends(app, smtp):
+    crowd = [CustomerData(customer_id=f"F{i}", email=f"f{i}@example.com", email_consent=True)
+             for i in range(4)]
+    pool_id = campaign(10, crowd)
+    smtp.stop()
+    report = send(pool_id, "email")
+    assert report.job.state == "done"
+    assert report.failed == 4 and report.sent == 0
+    assert report.failed_by_reason == {"error": 4}
+    assert "cannot reach the SMTP server" in report.errors[0][0]
+    rows = db.session.scalars(select(Delivery)).all()
+    assert {row.attempts for row in rows} == {2}  # the transient error was tried again
+
+    smtp.start()
+    retry = send(pool_id, "email")
+    assert retry.sent == 4
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
+    # The same codes: a failed send keeps the customer's code for the next attempt.
+    assert pools.counts(pool_id).assigned == 4
+
+
+def test_a_refused_recipient_fails_without_retries(app, smtp):
+    pool_id = campaign(10, [CustomerData(customer_id="R1", email="r1@example.com", email_consent=True)])
+    smtp.handler.refuse = "550 5.1.1 no such mailbox"
+    report = send(pool_id, "email")
+    assert report.failed == 1
+    assert db.session.scalars(select(Delivery)).one().attempts == 1
+    assert "550" in report.errors[0][0]
+
+
+def test_sms_goes_to_the_provider_with_the_token(app, receiver):
+    crowd = people(10)
+    pool_id = campaign(20, crowd)
+    channels.save(pool_id, "sms", enabled=True, body="{{ benefit }}: {{ code }} {{ voucher_url }}")
+    report = send(pool_id, "sms")
+
+    expected = {c.phone for c in crowd if c.sms_consent}
+    assert report.sent == len(expected)
+    posts = receiver.received()
+    assert sorted(p.json()["to"] for p in posts) == sorted(expected)
+    for post in posts:
+        assert post.headers["Authorization"] == "Bearer sms-token"
+        customer = db.session.scalars(select(Customer).where(Customer.phone == post.json()["to"])).one()
+        code = db.session.scalars(select(Code).where(Code.customer_id == customer.id)).one()
+        assert post.json()["text"] == f"10% off: {code.code} {voucher_url(code.id)}"
+
+
+def test_webhook_is_signed_and_retried_after_a_server_error(app, receiver):
+    pool_id = campaign(5, [CustomerData(customer_id="W1", email="w1@example.com")])
+    receiver.statuses = [503]
+    report = send(pool_id, "webhook")
+    assert report.sent == 1
+    (post,) = receiver.received()
+    expected = "sha256=" + hmac.new(b"hook-secret", post.body, hashlib.sha256).hexdigest()
+    assert post.headers["X-Portal-Signature"] == expected
+    body = post.json()
+    assert body["event"] == "voucher.issued" and body["customer"]["customer_id"] == "W1"
+    assert body["code"] == db.session.scalars(select(Code.code).where(Code.customer_id.is_not(None))).one()
+    assert db.session.scalars(select(Delivery)).one().attempts == 2
+
+
+def test_webhook_refusal_is_not_retried(app, receiver):
+    pool_id = campaign(5, [CustomerData(customer_id="W2")])
+    receiver.statuses = [400]
+    report = send(pool_id, "webhook")
+    assert report.failed == 1 and receiver.received() == []
+
+
+def test_a_dead_worker_leaves_its_message_interrupted_and_the_rest_is_sent(app, smtp):
+    crowd = [CustomerData(customer_id=f"D{i}", email=f"d{i}@example.com", email_consent=True)
+             for i in range(5)]
+    pool_id = campaign(10, crowd)
+    job, _ = deliveries.start_send(pool_id, "email")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    # What a worker killed while handing over the first message leaves behind.
+    with write_transaction() as session:
+        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        first.state, first.attempts = "sending", 1
+        row = session.get(Job, job.id)
+        row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
+        row.heartbeat_at = deliveries.utcnow()
+    assert queue.recover_jobs() == [job.id]
+    queue.run_pending()
+    report = deliveries.progress(job.id)
+    assert report.sent == 4 and report.failed_by_reason == {"interrupted": 1}
+    assert len(smtp.messages) == 4
+
+    # Sending again leaves it alone; the marketer may choose to send it again.
+    assert send(pool_id, "email").sent == 0
+    assert send(pool_id, "email", resend_interrupted=True).sent == 1
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
+
+
+def test_a_live_worker_keeps_its_job(app, smtp):
+    pool_id = campaign(10, [CustomerData(customer_id="L1", email="l1@example.com", email_consent=True)])
+    job, _ = deliveries.start_send(pool_id, "email")
+    with write_transaction() as session:
+        row = session.get(Job, job.id)
+        row.state, row.worker, row.heartbeat_at = "running", deliveries.worker_name(), deliveries.utcnow()
+    assert queue.recover_jobs() == []
+
+
+def test_test_send_uses_a_sample_code_and_consumes_nothing(app, smtp, receiver):
+    pool_id = campaign(5, [])
+    deliveries.send_test(pool_id, "email", "me@shop.example")
+    deliveries.send_test(pool_id, "sms", "+48 600 000 000")
+    (message,) = smtp.messages
+    assert message["To"] == "me@shop.example" and message["Subject"].startswith("[Test]")
+    assert "SAMPLE-CODE-1234" in message.get_body(("plain",)).get_content()
+    assert "SAMPLE-CODE-1234" in receiver.received()[0].json()["text"]
+    assert pools.counts(pool_id).available == 5
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+    with pytest.raises(InvalidInput):
+        deliveries.send_test(pool_id, "email", "not an address")
+
+
+def test_an_unconfigured_channel_is_refused(app):
+    app.config["SMS_URL"] = ""
+    pool_id = campaign(5, [])
+    with pytest.raises(InvalidInput) as refused:
+        deliveries.start_send(pool_id, "sms")
+    assert refused.value.reason == "channel_not_configured"
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_default_messages_carry_benefit_code_link_and_expiry(app, smtp):
+    pool_id = campaign(3, [CustomerData(customer_id="M1", email="m1@example.com", email_consent=True)])
+    pools.update_pool(pool_id, valid_until=deliveries.utcnow().replace(year=2031, month=1, day=31))
+    send(pool_id, "email")
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    assert "10% off" in text and "31 Jan 2031" in text
+    assert re.search(r"Your code: \S+", text) and "http://portal.test/v/" in text
