@@ -37,12 +37,20 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def live(tmp_path):
-    """The portal on a free port, CSRF on, on its own SQLite file; yields (url, app)."""
+def live_config() -> dict:
+    """Extra settings for the live portal; a test module overrides this to change them."""
+    return {"QUEUE_STORAGE": "memory"}
+
+
+@pytest.fixture
+def live(tmp_path, live_config, monkeypatch):
+    """The portal on a free port, CSRF on, on its own SQLite file and instance folder;
+    yields (url, app)."""
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
         "SECRET_KEY": "browser-tests", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": True,
-        "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "PUBLIC_BASE_URL": "http://127.0.0.1", **live_config,
     })
     with app.app_context():
         db.create_all()
