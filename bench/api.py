@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
-from bench.common import PG_URL, machine  # noqa: E402
+from bench.common import PG_URL, machine, write_section  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Code  # noqa: E402
@@ -158,10 +158,7 @@ def main() -> None:
         "",
     ])
     print(section)
-    results_md = ROOT / "bench" / "RESULTS.md"
-    current = results_md.read_text() if results_md.exists() else "# Benchmark results\n"
-    current = current.split(MARK)[0].rstrip() + "\n\n"
-    results_md.write_text(current + section)
+    write_section(MARK, section)
 
 
 if __name__ == "__main__":

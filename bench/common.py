@@ -87,3 +87,19 @@ def machine() -> str:
     return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB memory, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, SQLite "
             f"{sqlite3.sqlite_version} (CLI {' '.join(cli)}), PostgreSQL {pg}")
+
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def write_section(marker: str, section: str) -> None:
+    """Put a script's section into RESULTS.md in place of its earlier one: from its
+    marker to the next section's marker (or the end), leaving the others alone."""
+    current = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    if marker in current:
+        before, rest = current.split(marker, 1)
+        after = rest[rest.index("<!-- "):] if "<!-- " in rest else ""
+    else:
+        before, after = current, ""
+    body = section if section.startswith(marker) else marker + "\n" + section
+    RESULTS_MD.write_text(before.rstrip() + "\n\n" + body.rstrip() + "\n" + ("\n" + after if after else ""))

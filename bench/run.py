@@ -350,8 +350,8 @@ def main() -> None:
     text = report(results, quick)
     print(text)
     if not quick:
-        # Keep the API section that bench/api.py appends.
-        marker = "<!-- api benchmark -->"
+        # Keep the sections that bench/api.py and bench/sending.py write.
+        marker = "<!-- "
         old = RESULTS.read_text() if RESULTS.exists() else ""
         kept = old[old.index(marker):] if marker in old else ""
         RESULTS.write_text(text + ("\n" + kept if kept else ""))

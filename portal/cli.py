@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -189,11 +190,15 @@ def register(app: Flask) -> None:
     @app.cli.command("assign-codes")
     @click.argument("pool_id", type=int)
     @click.argument("file", type=click.File("rb"))
+    @click.option("--on-send", is_flag=True,
+                  help="Add the customers to the campaign; their codes come with their messages.")
     @with_appcontext
     @domain_errors
-    def assign_codes(pool_id: int, file: Any) -> None:
+    def assign_codes(pool_id: int, file: Any, on_send: bool) -> None:
         """Assign codes to every customer in a CSV file."""
-        result = assignment.assign_file(pool_id, file)
+        result = assignment.assign_file(pool_id, file, now=not on_send)
+        if on_send:
+            click.echo(f"added to the campaign: {result.added:,}")
         click.echo(f"assigned: {result.assigned:,}")
         click.echo(f"already assigned: {result.already_assigned:,}")
         click.echo(f"failed: {len(result.failed):,}")
@@ -218,7 +223,7 @@ def register(app: Flask) -> None:
                    f"to {job.total:,} customers by {channel}")
         if not wait:
             if job.active:
-                queue.send(job.id)
+                queue.run_job(job.id)
                 click.echo("a worker (portal worker) sends it; follow it in the portal")
             return
         while job.active:
@@ -245,17 +250,22 @@ def register(app: Flask) -> None:
     @click.option("--threads", type=click.IntRange(min=1), help="Jobs run at once (WORKER_THREADS).")
     @with_appcontext
     def worker(threads: int | None) -> None:
-        """Run background jobs (campaign sends, alerts) until stopped."""
+        """Run background jobs (campaign sends, large files, alerts) until stopped."""
         import logging
+
+        from .services import deliveries
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         restarted = queue.recover_jobs()
         if restarted:
             click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")
         queue.deliver_alerts()
+        # SIGTERM and Ctrl-C stop gracefully: sends hand their job back between messages.
         consumer = queue.huey.create_consumer(
             workers=threads or current_app.config["WORKER_THREADS"], worker_type="thread",
-            periodic=True, initial_delay=0.05, backoff=1.5, max_delay=1.0)
+            periodic=True, initial_delay=0.05, backoff=1.5, max_delay=1.0,
+            graceful_signal="TERM", shutdown_timeout=60)
+        deliveries.stop_requested = consumer.stop_flag.is_set
         click.echo(f"worker ready ({current_app.config['QUEUE_STORAGE']} queue)")
         consumer.run()
 
@@ -273,7 +283,12 @@ def register(app: Flask) -> None:
         upgrade_schema()
         ensure_first_admin()
         app_obj = current_app._get_current_object()
-        helper = subprocess.Popen([sys.executable, "-m", "portal", "worker"]) if worker else None
+        helper = None
+        if worker:
+            helper = subprocess.Popen([sys.executable, "-m", "portal", "worker"],
+                                      preexec_fn=_die_with_parent)
+            # A stop signal ends the web server by way of `finally`, which stops the worker.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         click.echo(f"serving the voucher portal on http://{host}:{port}")
         try:
             waitress_serve(app_obj, host=host, port=port, threads=threads)
@@ -285,6 +300,16 @@ def register(app: Flask) -> None:
             if helper is not None:
                 helper.terminate()
                 helper.wait(timeout=30)
+
+
+def _die_with_parent() -> None:
+    """In the worker started by `serve`: on Linux, end when `serve` ends, however it ends."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def ensure_first_admin() -> None:

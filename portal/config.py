@@ -65,6 +65,8 @@ def from_environment(instance_path: str) -> dict:
         or ("redis" if os.environ.get("REDIS_URL") else "sqlite"),
         "QUEUE_NAME": os.environ.get("QUEUE_NAME", "portal"),
         "WORKER_THREADS": int(os.environ.get("WORKER_THREADS", "4")),
+        # Uploads larger than this are imported or assigned by a worker, off the request.
+        "BACKGROUND_FILE_BYTES": int(os.environ.get("BACKGROUND_FILE_BYTES", str(4 * 1024 * 1024))),
         "JOB_LEASE_SECONDS": int(os.environ.get("JOB_LEASE_SECONDS", "120")),
         "DELIVERY_ATTEMPTS": int(os.environ.get("DELIVERY_ATTEMPTS", "3")),
         "DELIVERY_RETRY_SECONDS": float(os.environ.get("DELIVERY_RETRY_SECONDS", "60")),

@@ -323,7 +323,8 @@ class Audience(db.Model):
 
 
 class Job(db.Model):
-    """A piece of background work (a campaign send) and where it has got to."""
+    """A piece of background work (a campaign send, a large import or customer list)
+    and where it has got to."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -331,6 +332,9 @@ class Job(db.Model):
     channel: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What a file job works on and what it found: the upload's path and name, then
+    # its result (the import batch, or the assignment's counts and failed lines).
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     # host:pid of the worker running it, and when that worker last showed signs of life.
     worker: Mapped[str | None] = mapped_column(String(200))

@@ -21,8 +21,9 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .models import utcnow
-from .services import alerts, deliveries
+from .extensions import db
+from .models import Job, utcnow
+from .services import alerts, deliveries, jobs
 
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
@@ -57,14 +58,21 @@ def in_app(func: Callable) -> Callable:
     return wrapper
 
 
-@huey.task(name="send")
+@huey.task(name="job")
 @in_app
-def send(job_id: int) -> None:
-    """Deliver a send job's messages; comes back when retries are due."""
+def run_job(job_id: int) -> None:
+    """Work on a job: deliver a send's messages (coming back when retries are due),
+    or apply a queued file."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return
+    if job.kind in jobs.FILE_KINDS:
+        jobs.run_file_job(job_id, deliveries.worker_name())
+        return
     due = deliveries.process_send(job_id)
     if due is not None:
         delay = max(0.0, (due - utcnow()).total_seconds())
-        send.schedule((job_id,), delay=delay)
+        run_job.schedule((job_id,), delay=delay)
 
 
 @huey.task(name="deliver_alerts")
@@ -79,7 +87,7 @@ def recover_jobs() -> list[int]:
     lease = timedelta(seconds=_app.config["JOB_LEASE_SECONDS"])
     ids = deliveries.recover(lease)
     for job_id in ids:
-        send(job_id)
+        run_job(job_id)
     return ids
 
 
@@ -106,12 +114,19 @@ def _alerts_dropped(session: Session) -> None:
     session.info.pop(alerts.PENDING_FLAG, None)
 
 
-def start_send(pool_id: int, channel: str, **options: Any) -> tuple[deliveries.Job, bool]:
+def start_send(pool_id: int, channel: str, **options: Any) -> tuple[Job, bool]:
     """Queue a campaign send and hand it to a worker."""
     job, created = deliveries.start_send(pool_id, channel, **options)
     if created and job.active:
-        send(job.id)
+        run_job(job.id)
     return job, created
+
+
+def queue_file(kind: str, pool_id: int, stream, name: str, **options: Any) -> Job:  # noqa: ANN001
+    """Save a large upload and hand its import or assignment to a worker."""
+    job = jobs.queue_file(kind, pool_id, stream, name, **options)
+    run_job(job.id)
+    return job
 
 
 def run_pending(limit: int = 10_000) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,88 @@ def test_console_script_runs_against_the_instance_folder(database_url, tmp_path)
     first = key_file.read_text()
     run("init")
     assert key_file.read_text() == first  # generated once, then kept
+
+
+def test_send_wait_sends_and_prints_the_counts(runner, app, smtp):
+    from portal.services import assignment, generation
+    from portal.services.customers import CustomerData
+
+    app.config.update(smtp.config())
+    pool_id = pools.create_pool("Mail").id
+    generation.generate_codes(pool_id, 10)
+    crowd = [CustomerData(customer_id=f"M{i}", email=f"m{i}@example.com", email_consent=i != 0)
+             for i in range(4)]
+    assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
+    result = invoke(runner, "send", str(pool_id), "--channel", "email", "--wait")
+    assert result.exit_code == 0, result.output
+    assert "sent: 3" in result.output and "no_consent: 1" in result.output
+    assert len(smtp.messages) == 3
+    again = invoke(runner, "send", str(pool_id), "--channel", "email", "--wait")
+    assert "sent: 0" in again.output and len(smtp.messages) == 3
+
+
+def test_send_on_an_unconfigured_channel_is_bad_input(runner):
+    pool_id = pools.create_pool("Quiet").id
+    result = invoke(runner, "send", str(pool_id), "--channel", "sms")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "channel_not_configured" in result.output
+
+
+def test_assign_codes_on_send_only_adds_to_the_campaign(runner):
+    pool_id = pools.create_pool("Deferred").id
+    invoke(runner, "generate-codes", str(pool_id), "--count", "200")
+    result = invoke(runner, "assign-codes", str(pool_id), str(DATA / "customers.csv"), "--on-send")
+    assert result.exit_code == 0, result.output
+    assert "added to the campaign: 121" in result.output and "assigned: 0" in result.output
+    assert pools.counts(pool_id).assigned == 0
+
+
+def test_serve_runs_a_worker_beside_the_web_server(tmp_path, smtp):
+    """The README's run command: one `portal serve`, and campaign sends still go out."""
+    import requests
+
+    from portal import queue
+    from portal.services import assignment, generation
+    from portal.services.customers import CustomerData
+    from tests.servers import free_port
+
+    instance = tmp_path / "instance"
+    port = free_port()
+    env = {**os.environ, "PORTAL_INSTANCE_PATH": str(instance), "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(smtp.port), "MAIL_FROM": "shop@example.com", "QUEUE_STORAGE": "sqlite"}
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL"):
+        env.pop(name, None)
+    script = Path(sys.executable).parent / "portal"
+    server = subprocess.Popen([str(script), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "portal serve did not start"
+            time.sleep(0.2)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'portal.sqlite3'}",
+                          "SECRET_KEY": (instance / "secret_key").read_text(), "QUEUE_STORAGE": "sqlite",
+                          **smtp.config()})
+        app.instance_path = str(instance)
+        queue.init_queue(app)
+        with app.app_context():
+            pool_id = pools.create_pool("Served").id
+            generation.generate_codes(pool_id, 5)
+            assignment.assign_code(pool_id, CustomerData(customer_id="S1", email="s1@example.com",
+                                                         email_consent=True))
+            job, _ = queue.start_send(pool_id, "email")
+            while db.session.get(type(job), job.id, populate_existing=True).state != "done":
+                assert time.monotonic() < deadline + 60, "the worker did not send"
+                time.sleep(0.2)
+                db.session.rollback()
+            db.engine.dispose()
+        assert [m["To"] for m in smtp.messages] == ["s1@example.com"]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "worker ready" in output

@@ -199,3 +199,31 @@ def test_worker_takes_jobs_from_redis(setup, smtp, tmp_path, monkeypatch):
         assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
     finally:
         queue.huey.storage.flush_all()
+
+
+def test_a_stopped_worker_hands_its_send_back_without_cutting_a_message(setup, smtp, tmp_path):
+    app, env = setup
+    pool_id = pools.create_pool("Stopped").id
+    generation.generate_codes(pool_id, 300)
+    crowd = [CustomerData(customer_id=f"G{i:04d}", email=f"g{i}@example.com", email_consent=True)
+             for i in range(200)]
+    assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
+    smtp.handler.delay = 0.01
+
+    job, _ = queue.start_send(pool_id, "email")
+    log = tmp_path / "worker.log"
+    first = Worker(env, log)
+    wait_for(lambda: sent_count(job.id) >= 30, "the first messages", log)
+    first.stop()  # SIGTERM: a graceful stop
+    assert first.process.returncode == 0
+    db.session.rollback()
+    assert job_state(job.id) == "queued"
+    assert sent_count(job.id) < 200
+
+    second = Worker(env, log)
+    try:
+        wait_for(lambda: job_state(job.id) == "done", "the rest of the send", log)
+    finally:
+        second.stop()
+    assert Counter(m["To"] for m in smtp.messages) == Counter(c.email for c in crowd)
+    assert deliveries.progress(job.id).failed == 0

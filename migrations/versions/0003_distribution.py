@@ -48,6 +48,7 @@ def upgrade():
     sa.Column('channel', sa.String(length=16), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('worker', sa.String(length=200), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),

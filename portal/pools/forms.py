@@ -93,3 +93,9 @@ class SendForm(FlaskForm):
 class TestSendForm(FlaskForm):
     channel = SelectField("Channel", choices=[SelectChoice("email", "Email"), SelectChoice("sms", "SMS")])
     to = StringField("Your email address or phone number", validators=[DataRequired(), Length(max=254)])
+
+
+class CustomerListForm(UploadForm):
+    when = SelectField("Give codes", default="now", choices=[
+        SelectChoice("now", "Now, to everyone on the list"),
+        SelectChoice("send", "When their message is sent (stage 4)")])

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
+from .. import queue
 from ..roles import current_actor, requires
-from ..services import assignment, channels, generation, imports, pools, redemption
+from ..services import assignment, channels, generation, imports, jobs, pools, redemption
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
 from . import bp
+from .background import file_job
 from .forms import (
     ChannelForm,
     CheckCodeForm,
     CustomerForm,
+    CustomerListForm,
     GenerateForm,
     PoolForm,
     UploadForm,
@@ -133,7 +145,8 @@ def _spec(form: GenerateForm) -> generation.Spec:
 def codes(pool_id: int):
     """Stage 2: import a file, or generate codes with a live preview."""
     return _stage(pool_id, "codes", "pools/stage_codes.html", upload=UploadForm(formdata=None),
-                  generate=GenerateForm(formdata=None), preview=_preview(GenerateForm(formdata=None)))
+                  generate=GenerateForm(formdata=None), preview=_preview(GenerateForm(formdata=None)),
+                  **file_job(pool_id, "import"))
 
 
 @bp.post("/<id:pool_id>/codes/import")
@@ -143,15 +156,22 @@ def import_file(pool_id: int):
     form = UploadForm()
     result = None
     status = 422
+    job = None
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            result = imports.import_codes(pool_id, upload.stream, source=upload.filename or "upload",
-                                          actor=current_actor())
-            status = 200
+            if jobs.size_of(upload.stream) > current_app.config["BACKGROUND_FILE_BYTES"]:
+                job = queue.queue_file("import", pool_id, upload.stream, upload.filename or "upload",
+                                       user_id=current_user.id)
+                status = 202
+            else:
+                result = imports.import_codes(pool_id, upload.stream,
+                                              source=upload.filename or "upload",
+                                              actor=current_actor())
+                status = 200
         except DomainError as exc:
             form.file.errors = [exc.message]
-    context = {"upload": form, "result": result}
+    context = {"upload": form, "result": result, "job": job}
     if htmx():
         pool = pools.get_pool(pool_id)
         return render_template("pools/partials/_import_result.html", pool=pool,
@@ -220,14 +240,15 @@ def generate(pool_id: int):
 def customers(pool_id: int):
     """Stage 3: upload a customer list or add one customer, and assign codes."""
     return _stage(pool_id, "customers", "pools/stage_customers.html",
-                  upload=UploadForm(formdata=None), one=CustomerForm(formdata=None))
+                  upload=CustomerListForm(formdata=None), one=CustomerForm(formdata=None),
+                  **file_job(pool_id, "assign"))
 
 
 def _customers_answer(pool_id: int, status: int, **context):
     if htmx():
         return render_template("pools/partials/_assign_result.html", pool=pools.get_pool(pool_id),
                                counts=pools.counts(pool_id), oob=True, **context), status
-    context.setdefault("upload", UploadForm(formdata=None))
+    context.setdefault("upload", CustomerListForm(formdata=None))
     context.setdefault("one", CustomerForm(formdata=None))
     return _stage(pool_id, "customers", "pools/stage_customers.html", status, **context)
 
@@ -236,11 +257,16 @@ def _customers_answer(pool_id: int, status: int, **context):
 @requires(*MARKETING)
 def assign_file(pool_id: int):
     """Assign codes to every customer in the uploaded list."""
-    form = UploadForm()
+    form = CustomerListForm()
     if not form.validate_on_submit():
         return _customers_answer(pool_id, 422, upload=form)
+    upload, now = form.file.data, form.when.data == "now"
     try:
-        result = assignment.assign_file(pool_id, form.file.data.stream, actor=current_actor())
+        if jobs.size_of(upload.stream) > current_app.config["BACKGROUND_FILE_BYTES"]:
+            job = queue.queue_file("assign", pool_id, upload.stream, upload.filename or "upload",
+                                   user_id=current_user.id, now=now)
+            return _customers_answer(pool_id, 202, job=job, upload=form)
+        result = assignment.assign_file(pool_id, upload.stream, actor=current_actor(), now=now)
     except DomainError as exc:
         form.file.errors = [exc.message]
         return _customers_answer(pool_id, 409 if exc.reason.startswith("pool_") else 422, upload=form)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Code, CodeEvent, CodeStatus, Pool, PoolStatus, utcnow
-from . import pools
+from . import jobs, pools
 from .actor import SYSTEM, Actor
 from .customers import CustomerData, add_to_audience, parse_consent, upsert
 from .errors import DomainError, InvalidInput, NotFound, PoolUnavailable
@@ -61,6 +61,22 @@ class BulkResult:
     added: int = 0  # to the campaign, their codes to come with its messages
     failed: list[Failure] = field(default_factory=list)
     counts: pools.Counts | None = None
+    failed_count: int | None = None  # when `failed` holds only the first of them
+
+    def summary(self, kept: int = 500) -> dict:
+        """The counts and the first failed lines, as a background job keeps them."""
+        return {"assigned": self.assigned, "already_assigned": self.already_assigned,
+                "added": self.added, "failed_count": len(self.failed),
+                "failed": [asdict(f) for f in self.failed[:kept]]}
+
+    @classmethod
+    def from_summary(cls, data: dict) -> BulkResult:
+        return cls(data["assigned"], data["already_assigned"], data["added"],
+                   [Failure(**f) for f in data["failed"]], failed_count=data["failed_count"])
+
+    @property
+    def failures(self) -> int:
+        return len(self.failed) if self.failed_count is None else self.failed_count
 
 
 def _usable_pool(session: Session, pool_id: int) -> Pool:
@@ -164,7 +180,7 @@ def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) 
 
 def assign_many(
     pool_id: int, customers: Iterable[tuple[int, CustomerData | DomainError]],
-    *, actor: Actor = SYSTEM, now: bool = True,
+    *, actor: Actor = SYSTEM, now: bool = True, job_id: int | None = None,
 ) -> BulkResult:
     """Add a list of (line, customer) to the pool's campaign and, unless `now` is
     false, assign their codes, in one transaction.
@@ -212,8 +228,9 @@ def assign_many(
                 result.assigned += 1
             else:
                 result.already_assigned += 1
+        result.failed.sort(key=lambda failure: failure.line)
+        jobs.finish_in(session, job_id, result.summary())
         pools.adjust_counts(session, pool_id, available=-result.assigned, assigned=result.assigned)
-    result.failed.sort(key=lambda failure: failure.line)
     result.counts = pools.counts(pool_id)
     return result
 
@@ -245,9 +262,9 @@ def read_customer_file(stream: BinaryIO) -> Iterable[tuple[int, CustomerData | D
 
 
 def assign_file(pool_id: int, stream: BinaryIO, *, actor: Actor = SYSTEM,
-                now: bool = True) -> BulkResult:
+                now: bool = True, job_id: int | None = None) -> BulkResult:
     """Assign codes to every customer in a CSV file (same reading rules as imports)."""
-    return assign_many(pool_id, read_customer_file(stream), actor=actor, now=now)
+    return assign_many(pool_id, read_customer_file(stream), actor=actor, now=now, job_id=job_id)
 
 
 def holdings(customer_pk: int) -> list[Code]:

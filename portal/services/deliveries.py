@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import and_, func, insert, literal, or_, select, union, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -45,7 +45,18 @@ from .tx import is_postgresql, write_transaction
 _deliveries = Delivery.__table__
 # Skipped for a reason that may have changed since: consent given, pool refilled.
 REQUEUED = (DeliveryState.QUEUED.value, DeliveryState.SKIPPED.value, DeliveryState.FAILED.value)
-SKIP_BATCH = 500
+PREPARE_BATCH = 100
+# How often a send re-reads its job and pool and shows it is alive.
+HEARTBEAT = timedelta(seconds=1)
+
+
+def _never() -> bool:
+    return False
+
+
+# Set by the worker when it is asked to stop: a send then puts its job back on the
+# queue between two messages instead of being cut off in the middle of one.
+stop_requested: Callable[[], bool] = _never
 
 
 def worker_name() -> str:
@@ -210,21 +221,37 @@ def _skip_reason(channel: str, customer: Customer) -> str | None:
     return None  # a webhook receiver gets everyone, consents included, and decides
 
 
-def _claim(session: Session, job_id: int, now: datetime):  # noqa: ANN202
+def _claim_statement(postgresql: bool):  # noqa: ANN202
     pick = (select(_deliveries.c.id)
-            .where(_deliveries.c.job_id == job_id, _deliveries.c.state == DeliveryState.QUEUED.value,
-                   or_(_deliveries.c.not_before.is_(None), _deliveries.c.not_before <= now))
+            .where(_deliveries.c.job_id == bindparam("for_job"),
+                   _deliveries.c.state == DeliveryState.QUEUED.value,
+                   _deliveries.c.code_id.is_not(None),
+                   or_(_deliveries.c.not_before.is_(None),
+                       _deliveries.c.not_before <= bindparam("at", type_=UTCDateTime())))
             .order_by(_deliveries.c.id).limit(1))
-    if is_postgresql():
+    if postgresql:
         pick = pick.with_for_update(skip_locked=True)
-    return session.execute(
-        update(_deliveries)
-        .where(_deliveries.c.id == pick.scalar_subquery(),
-               _deliveries.c.state == DeliveryState.QUEUED.value)
-        .values(state=DeliveryState.SENDING.value, attempts=_deliveries.c.attempts + 1, updated_at=now)
-        .returning(_deliveries.c.id, _deliveries.c.customer_id, _deliveries.c.attempts,
-                   _deliveries.c.code_id)
-    ).first()
+    return (update(_deliveries)
+            .where(_deliveries.c.id == pick.scalar_subquery(),
+                   _deliveries.c.state == DeliveryState.QUEUED.value)
+            .values(state=DeliveryState.SENDING.value, attempts=_deliveries.c.attempts + 1,
+                    updated_at=bindparam("at", type_=UTCDateTime()))
+            .returning(_deliveries.c.id, _deliveries.c.customer_id, _deliveries.c.attempts,
+                       _deliveries.c.code_id))
+
+
+# Built once: at hundreds of messages a second, building the statements showed.
+_CLAIM = {True: _claim_statement(True), False: _claim_statement(False)}
+_SENT = (update(_deliveries)
+         .where(_deliveries.c.id == bindparam("row_id"),
+                _deliveries.c.state.in_((DeliveryState.SENDING.value, DeliveryState.FAILED.value)))
+         .values(state=DeliveryState.SENT.value, sent_at=bindparam("at", type_=UTCDateTime()),
+                 reason=None, error=None, updated_at=bindparam("at", type_=UTCDateTime())))
+
+
+def _claim(session: Session, job_id: int, now: datetime):  # noqa: ANN202
+    """Take the job's next prepared delivery (its code chosen) that is due: `sending`."""
+    return session.execute(_CLAIM[is_postgresql()], {"for_job": job_id, "at": now}).first()
 
 
 def _finish(session: Session, delivery_id: int, state: str, now: datetime, **values) -> None:  # noqa: ANN003
@@ -232,42 +259,62 @@ def _finish(session: Session, delivery_id: int, state: str, now: datetime, **val
                     .values(state=state, updated_at=now, **values))
 
 
-def _code_for(session: Session, pool: Pool, customer: Customer, code_id: int | None):  # noqa: ANN202
-    """(code row) the customer holds, or a newly assigned one; None with a skip reason."""
-    if code_id is not None:
-        code = session.get(Code, code_id)
-        if code is not None and code.status == CodeStatus.ASSIGNED and code.customer_id == customer.id:
-            return code, None
+def _code_for(session: Session, pool: Pool, customer: Customer):  # noqa: ANN202
+    """(code row, None) the customer holds or is newly given, or (None, skip reason)."""
     try:
         given = assign_to(session, pool, customer.id, customer.external_id)
     except PoolUnavailable as exc:
-        return None, exc.reason
-    if given.new:
-        pools.adjust_counts(session, pool.id, available=-1, assigned=1)
+        return None, exc.reason, False
     if given.status != CodeStatus.ASSIGNED:
-        return None, "redeemed"
-    return session.get(Code, given.code_id), None
+        return None, "redeemed", False
+    return given, None, given.new
 
 
-def _next(session: Session, job: Job, pool: Pool, now: datetime) -> Prepared | None:
-    """Claim the job's next delivery that has a message to send, skipping (and recording)
-    those that do not, up to SKIP_BATCH of them per transaction."""
-    for _ in range(SKIP_BATCH):
-        row = _claim(session, job.id, now)
-        if row is None:
-            return None
-        customer = session.get(Customer, row.customer_id)
+def _prepare(session: Session, job: Job, pool: Pool, now: datetime,
+             cache: dict[int, Prepared]) -> int:
+    """Choose the codes of the job's next queued deliveries in one transaction: a code
+    the customer holds, or one assigned now; those with nothing to send are skipped.
+    Prepared rows stay queued, so a worker dying here leaves nothing half-sent."""
+    pick = (select(_deliveries.c.id, _deliveries.c.customer_id)
+            .where(_deliveries.c.job_id == job.id, _deliveries.c.state == DeliveryState.QUEUED.value,
+                   _deliveries.c.code_id.is_(None))
+            .order_by(_deliveries.c.id).limit(PREPARE_BATCH))
+    if is_postgresql():
+        pick = pick.with_for_update(skip_locked=True)
+    rows = session.execute(pick).all()
+    if not rows:
+        return 0
+    customers = {c.id: c for c in session.scalars(
+        select(Customer).where(Customer.id.in_([row.customer_id for row in rows])))}
+    given = 0
+    for row in rows:
+        customer = customers[row.customer_id]
         reason = _skip_reason(job.channel, customer)
         code = None
         if reason is None:
-            code, reason = _code_for(session, pool, customer, row.code_id)
+            code, reason, new = _code_for(session, pool, customer)
+            given += new
         if reason is not None:
             _finish(session, row.id, DeliveryState.SKIPPED.value, now, reason=reason)
             continue
-        session.execute(update(_deliveries).where(_deliveries.c.id == row.id).values(code_id=code.id))
+        session.execute(update(_deliveries).where(_deliveries.c.id == row.id).values(code_id=code.code_id))
         ends = [t for t in (code.expires_at, pool.valid_until) if t]
-        return Prepared(row.id, row.attempts, customer, code.code, code.id, min(ends) if ends else None)
-    return None
+        cache[row.id] = Prepared(row.id, 0, customer, code.code, code.code_id, min(ends) if ends else None)
+    if given:
+        pools.adjust_counts(session, pool.id, available=-given, assigned=given)
+    return len(rows)
+
+
+def _load(session: Session, row, pool: Pool, cache: dict[int, Prepared]) -> Prepared:  # noqa: ANN001
+    """The claimed delivery's message data: prepared by this worker, or read back."""
+    item = cache.pop(row.id, None)
+    if item is None:
+        customer = session.get(Customer, row.customer_id)
+        code = session.get(Code, row.code_id)
+        ends = [t for t in (code.expires_at, pool.valid_until) if t]
+        item = Prepared(row.id, 0, customer, code.code, code.id, min(ends) if ends else None)
+    item.attempts = row.attempts
+    return item
 
 
 def _record(session: Session, outcome: Outcome, now: datetime) -> None:
@@ -275,11 +322,7 @@ def _record(session: Session, outcome: Outcome, now: datetime) -> None:
     error = outcome.error
     if error is None:
         # Also over an `interrupted` mark a recovery made while this send was slow.
-        session.execute(update(_deliveries).where(
-            _deliveries.c.id == outcome.delivery_id,
-            _deliveries.c.state.in_((DeliveryState.SENDING.value, DeliveryState.FAILED.value)))
-            .values(state=DeliveryState.SENT.value, sent_at=now, reason=None, error=None,
-                    updated_at=now))
+        session.execute(_SENT, {"row_id": outcome.delivery_id, "at": now})
         return
     if error.transient and outcome.attempts < config["DELIVERY_ATTEMPTS"]:
         delay = config["DELIVERY_RETRY_SECONDS"] * 2 ** (outcome.attempts - 1)
@@ -288,6 +331,48 @@ def _record(session: Session, outcome: Outcome, now: datetime) -> None:
     else:
         _finish(session, outcome.delivery_id, DeliveryState.FAILED.value, now, reason="error",
                 error=error.message[:2000])
+
+
+def _checked_job(session: Session, job_id: int, worker: str, now: datetime) -> tuple[Job | None, Pool]:
+    """Re-read the job and its pool, and show this worker is alive: (None, pool) when the
+    job must stop here (ended elsewhere, pool paused, worker stopping)."""
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.state in (JobState.DONE, JobState.FAILED):
+        return None, None
+    pool = session.get(Pool, job.pool_id, populate_existing=True)
+    if job.state != JobState.RUNNING or job.worker != worker:
+        job.state, job.worker = JobState.RUNNING.value, worker
+        job.started_at = job.started_at or now
+    job.heartbeat_at = now
+    if pool.status != PoolStatus.ACTIVE:
+        job.state, job.finished_at = JobState.FAILED.value, now
+        job.error = (f"The pool was {pool.status} during the send; the rest was not "
+                     "sent. Send again once it is active.")
+        return None, pool
+    return job, pool
+
+
+def _settle(session: Session, job: Job, now: datetime) -> datetime | None:
+    """Nothing to claim: the job is done, waits for a retry, or another processor of
+    the same job (a duplicate queue message) holds its last rows and will finish it."""
+    left = session.execute(
+        select(_deliveries.c.state, func.count(), func.min(_deliveries.c.not_before),
+               func.count(_deliveries.c.not_before))
+        .where(_deliveries.c.job_id == job.id,
+               _deliveries.c.state.in_((DeliveryState.QUEUED.value, DeliveryState.SENDING.value)))
+        .group_by(_deliveries.c.state)).all()
+    if not left:
+        job.state, job.finished_at = JobState.DONE.value, now
+        return None
+    states = {state: (n, due, timed) for state, n, due, timed in left}
+    queued, due, timed = states.get(DeliveryState.QUEUED.value, (0, None, 0))
+    if DeliveryState.SENDING.value in states or queued > timed:
+        return None  # rows in someone else's hands, or not yet prepared and locked
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    if due <= now:
+        return None  # due but locked by the other processor
+    job.state = JobState.WAITING.value
+    return due
 
 
 def process_send(job_id: int, worker: str | None = None) -> datetime | None:
@@ -300,6 +385,9 @@ def process_send(job_id: int, worker: str | None = None) -> datetime | None:
     outcome: Outcome | None = None
     channel: Channel | None = None
     composer: Composer | None = None
+    cache: dict[int, Prepared] = {}
+    job = pool = None
+    checked = datetime.min.replace(tzinfo=UTC)
     try:
         while True:
             with write_transaction() as session:
@@ -307,36 +395,34 @@ def process_send(job_id: int, worker: str | None = None) -> datetime | None:
                 if outcome is not None:
                     _record(session, outcome, now)
                     outcome = None
-                job = session.get(Job, job_id, populate_existing=True)
-                if job is None or job.state in (JobState.DONE, JobState.FAILED):
-                    return None
-                pool = session.get(Pool, job.pool_id, populate_existing=True)
-                if job.state != JobState.RUNNING or job.worker != worker:
-                    job.state, job.worker = JobState.RUNNING.value, worker
-                    job.started_at = job.started_at or now
-                if job.heartbeat_at is None or now - job.heartbeat_at > timedelta(seconds=1):
-                    job.heartbeat_at = now
-                if pool.status != PoolStatus.ACTIVE:
-                    job.state, job.finished_at = JobState.FAILED.value, now
-                    job.error = (f"The pool was {pool.status} during the send; the rest was not "
-                                 "sent. Send again once it is active.")
-                    return None
-                item = _next(session, job, pool, now)
-                if item is None:
-                    due = session.execute(select(func.min(_deliveries.c.not_before)).where(
-                        _deliveries.c.job_id == job_id,
-                        _deliveries.c.state == DeliveryState.QUEUED.value)).scalar_one()
-                    if due is not None:
-                        job.state = JobState.WAITING.value
-                        return due if due.tzinfo else due.replace(tzinfo=UTC)
-                    job.state, job.finished_at = JobState.DONE.value, now
-                    return None
+                if stop_requested():
+                    session.execute(update(Job.__table__).where(Job.id == job_id).values(
+                        state=JobState.QUEUED.value, worker=None))
+                    return now  # the caller queues it again, for the next worker
+                if job is None or now - checked > HEARTBEAT:
+                    job, pool = _checked_job(session, job_id, worker, now)
+                    checked = now
+                    if job is None:
+                        return None
+                    channel_name = job.channel
+                row = _claim(session, job_id, now)
+                if row is None and _prepare(session, job, pool, now, cache):
+                    row = _claim(session, job_id, now)
+                    if row is None:
+                        continue  # a batch of skips: commit it and prepare the next
+                if row is None:
+                    job, pool = _checked_job(session, job_id, worker, now)
+                    if job is None:
+                        return None
+                    return _settle(session, job, now)
+                item = _load(session, row, pool, cache)
                 if composer is None:
                     composer = Composer(pool, voucher_url_maker(), channels.settings(pool.id))
             if len(session.identity_map) > 2000:
                 session.expunge_all()  # a long send must not keep every customer it met
+                job = None
             if channel is None:
-                channel = Channel(job.channel, current_app.config)
+                channel = Channel(channel_name, current_app.config)
             try:
                 channel.send(composer, item)
                 outcome = Outcome(item.delivery_id, item.attempts)

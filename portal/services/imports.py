@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import ImportBatch, ImportRejection, Pool, PoolStatus
-from . import pools
+from . import jobs, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, check
 from .errors import Conflict, NotFound
@@ -91,12 +91,14 @@ def _candidates(table: TableFile) -> Iterator[Row]:
 
 
 def import_codes(
-    pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM
+    pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM,
+    job_id: int | None = None,
 ) -> ImportResult:
     """Import a CSV or text file of codes into the pool, all of it or none of it.
 
     Valid new codes go in as available; every other line is reported with its line
     number, value and reason. A malformed file raises MalformedFile and changes nothing.
+    A background job's id marks that job done in the same transaction.
     """
     with write_transaction() as session:
         pool = session.get(Pool, pool_id, populate_existing=True)
@@ -130,10 +132,27 @@ def import_codes(
         batch.imported = imported
         batch.rejected = sum(by_reason.values())
         batch.rejected_by_reason = by_reason
+        notes = _notes(table, previous, imported, lines, by_reason)
+        jobs.finish_in(session, job_id, {"batch_id": batch.id, "notes": notes})
         # Counters last: on PostgreSQL their row locks are held only until commit.
         pools.adjust_counts(session, pool_id, available=imported)
         listed = rejections(batch.id, limit=LISTED_REJECTIONS)
         batch_id = batch.id
+    return ImportResult(
+        batch_id=batch_id,
+        lines=lines,
+        imported=imported,
+        rejected=sum(by_reason.values()),
+        by_reason=by_reason,
+        rejections=listed,
+        counts=pools.counts(pool_id),
+        previously_imported_at=previous,
+        notes=notes,
+    )
+
+
+def _notes(table: TableFile, previous: datetime | None, imported: int, lines: int,
+           by_reason: dict[str, int]) -> list[str]:
     notes = []
     if not table.has_header and table.columns_seen > 1:
         notes.append(f"The file has {table.columns_seen} columns and no header, so only the first "
@@ -146,17 +165,18 @@ def import_codes(
         )
     elif imported == 0 and lines and set(by_reason) == {"already_in_pool"}:
         notes.append("Every code in this file is already in this pool.")
-    return ImportResult(
-        batch_id=batch_id,
-        lines=lines,
-        imported=imported,
-        rejected=sum(by_reason.values()),
-        by_reason=by_reason,
-        rejections=listed,
-        counts=pools.counts(pool_id),
-        previously_imported_at=previous,
-        notes=notes,
-    )
+    return notes
+
+
+def result_of(batch_id: int, notes: list[str] | None = None) -> ImportResult:
+    """An earlier import's summary, as import_codes returned it (a background import)."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"There is no import {batch_id}.", reason="unknown_import")
+    return ImportResult(batch_id=batch.id, lines=batch.lines, imported=batch.imported,
+                        rejected=batch.rejected, by_reason=dict(batch.rejected_by_reason),
+                        rejections=rejections(batch.id, limit=LISTED_REJECTIONS),
+                        counts=pools.counts(batch.pool_id), notes=list(notes or []))
 
 
 def rejections(batch_id: int, *, limit: int | None = None, offset: int = 0) -> list[Rejection]:

@@ -10,8 +10,10 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
 import requests
@@ -116,15 +118,17 @@ class Mailer:
 
     def send(self, email: Email) -> None:
         """Hand one message to the SMTP server; raises DeliveryError."""
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = email.to
-        message["Subject"] = email.subject
+        # The compat32 MIME classes: several times faster to build than EmailMessage,
+        # which matters at thousands of messages a minute.
+        message = MIMEMultipart("alternative")
+        message["From"] = _address(self.sender)
+        message["To"] = _address(email.to)
+        message["Subject"] = Header(email.subject, "utf-8").encode()
         message["Date"] = formatdate(localtime=False)
         # A stable Message-ID lets a receiving system spot a repeat of the same delivery.
         message["Message-ID"] = email.message_id or make_msgid(domain="voucher-portal")
-        message.set_content(email.text)
-        message.add_alternative(email.html, subtype="html")
+        message.attach(MIMEText(email.text, "plain", "utf-8"))
+        message.attach(MIMEText(email.html, "html", "utf-8"))
         for attempt in (1, 2):
             smtp = self._connect()
             try:
@@ -154,6 +158,12 @@ class Mailer:
             except (OSError, smtplib.SMTPException):
                 pass
             self._smtp = None
+
+
+def _address(value: str) -> str:
+    """An address header, its display name encoded when it is not plain ASCII."""
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 def _text(value: bytes | str) -> str:

@@ -67,7 +67,7 @@ def test_marketer_runs_the_wizard(page: Page, portal, axe, tmp_path):
     marker = page.evaluate("() => (window.__sameDocument = true)")
     assert marker is True
     page.get_by_label("File (CSV or text)").set_input_files(str(DATA / "customers.csv"))
-    page.get_by_role("button", name="Upload and assign codes").click()
+    page.get_by_role("button", name="Upload the list").click()
     expect(page.locator("#assign-result")).to_contain_text("120 assigned")
     expect(page.locator("#pool-counts")).to_contain_text("120 assigned")
     assert page.evaluate("() => window.__sameDocument") is True

@@ -263,3 +263,33 @@ def test_default_messages_carry_benefit_code_link_and_expiry(app, smtp):
     text = smtp.messages[0].get_body(("plain",)).get_content()
     assert "10% off" in text and "31 Jan 2031" in text
     assert re.search(r"Your code: \S+", text) and "http://portal.test/v/" in text
+
+
+def test_two_processors_of_one_job_send_each_message_once(app, smtp):
+    """A duplicated queue message runs the same job twice at once: nobody gets two
+    messages, and the job ends done only when all are handled."""
+    import threading
+
+    crowd = [CustomerData(customer_id=f"P{i:03d}", email=f"p{i}@example.com", email_consent=True)
+             for i in range(150)]
+    pool_id = campaign(200, crowd)
+    job, _ = deliveries.start_send(pool_id, "email")
+    smtp.handler.delay = 0.002
+    errors = []
+
+    def run(name: str) -> None:
+        with app.app_context():
+            try:
+                deliveries.process_send(job.id, worker=name)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f"w{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    report = deliveries.progress(job.id)
+    assert report.job.state == "done" and report.sent == 150
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)

@@ -1,0 +1,117 @@
+"""Large uploads go to a worker: the page follows the job, and the file is applied once,
+all of it or none of it."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import queue
+from portal.extensions import db
+from portal.models import Audience, Code, ImportBatch, Job
+from portal.services import deliveries, generation, pools
+from portal.services.tx import write_transaction
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app_config():
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "QUEUE_STORAGE": "memory",
+            "BACKGROUND_FILE_BYTES": 100}
+
+
+def codes_file(n: int) -> bytes:
+    return b"code\n" + b"".join(b"BIGFILE%05d\n" % i for i in range(n))
+
+
+def upload(client, pool_id: int, body: bytes, **extra):  # noqa: ANN001, ANN003
+    return client.post(f"/pools/{pool_id}/codes/import", headers=HX,
+                       data={"file": (io.BytesIO(body), "partner.csv"), **extra},
+                       content_type="multipart/form-data")
+
+
+def test_a_large_import_runs_in_the_background_and_reports_when_done(as_role, app):
+    pool_id = pools.create_pool("Big").id
+    marketer = as_role("marketer")
+    answer = upload(marketer, pool_id, codes_file(50) + b"bad code!\n")
+    assert answer.status_code == 202
+    assert "in the background" in answer.text and 'hx-trigger="every 1s"' in answer.text
+    job = db.session.scalars(select(Job)).one()
+    assert pools.counts(pool_id).available == 0
+
+    running = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    assert running.status_code == 200 and "waiting for a worker" in running.text
+
+    queue.run_pending()
+    done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    assert done.status_code == 286
+    assert "<strong>50</strong> imported, <strong>1</strong> rejected" in done.text
+    assert 'id="pool-counts"' in done.text and "hx-swap-oob" in done.text
+    assert pools.counts(pool_id).available == 50
+    assert not list((Path(app.instance_path) / "uploads").iterdir())  # the upload is cleaned up
+    # Without JavaScript, the stage page shows the same result.
+    page = marketer.get(f"/pools/{pool_id}/codes?job={job.id}")
+    assert "<strong>50</strong> imported" in page.text
+
+
+def test_a_malformed_large_file_fails_and_changes_nothing(as_role, app):
+    pool_id = pools.create_pool("Broken").id
+    marketer = as_role("marketer")
+    upload(marketer, pool_id, b"\x00\x01\x02binary" * 50)
+    queue.run_pending()
+    job = db.session.scalars(select(Job)).one()
+    assert job.state == "failed"
+    answer = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    assert answer.status_code == 286 and "was not applied" in answer.text
+    assert db.session.scalar(select(func.count()).select_from(Code)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+
+
+def test_a_file_job_is_applied_once_even_when_run_again(as_role, app):
+    pool_id = pools.create_pool("Twice").id
+    upload(as_role("marketer"), pool_id, codes_file(30))
+    job = db.session.scalars(select(Job)).one()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    # A worker died holding the job before its transaction committed: nothing applied.
+    with write_transaction() as session:
+        row = session.get(Job, job.id)
+        row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
+        row.heartbeat_at = deliveries.utcnow()
+    queue.recover_jobs()
+    queue.run_pending()
+    queue.run_job.call_local(job.id)  # a duplicate of the queue message
+    assert pools.counts(pool_id).available == 30
+    assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 1
+
+
+def test_a_large_customer_list_can_wait_for_the_send(as_role, app):
+    pool_id = pools.create_pool("Later").id
+    generation.generate_codes(pool_id, 10)
+    body = b"customer_id,email,email_consent\n" + b"".join(
+        b"L%03d,l%d@example.com,yes\n" % (i, i) for i in range(12))
+    marketer = as_role("marketer")
+    answer = marketer.post(f"/pools/{pool_id}/customers/upload", headers=HX,
+                           data={"file": (io.BytesIO(body), "list.csv"), "when": "send"},
+                           content_type="multipart/form-data")
+    assert answer.status_code == 202
+    queue.run_pending()
+    job = db.session.scalars(select(Job)).one()
+    done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    assert "<strong>12</strong> added to the campaign" in done.text
+    assert db.session.scalar(select(func.count()).select_from(Audience)) == 12
+    assert pools.counts(pool_id).assigned == 0
+
+
+def test_small_uploads_still_answer_at_once(as_role, app):
+    app.config["BACKGROUND_FILE_BYTES"] = 10_000
+    pool_id = pools.create_pool("Small").id
+    answer = upload(as_role("marketer"), pool_id, codes_file(5))
+    assert answer.status_code == 200 and "<strong>5</strong> imported" in answer.text
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 0
