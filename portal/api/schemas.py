@@ -215,3 +215,35 @@ class RolledBack(Redemption):
 
 class Health(BaseModel):
     status: str
+
+
+class SendStart(Strict):
+    channel: Literal["email", "sms", "webhook"]
+    resend_interrupted: bool = Field(False, description=(
+        "Also send again the messages a stopped worker may have sent (`failed: interrupted`)."))
+
+
+class SendError(BaseModel):
+    message: str
+    count: int
+
+
+class Send(BaseModel):
+    """A campaign send and where it has got to; each customer gets the message once."""
+
+    id: int
+    pool_id: int
+    channel: str
+    state: Literal["queued", "running", "waiting", "done", "failed"]
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    remaining: int
+    skipped_by_reason: dict[str, int] = Field(
+        description="`no_consent`, `no_address`, `pool_exhausted`, `redeemed`.")
+    failed_by_reason: dict[str, int] = Field(description="`error` or `interrupted`.")
+    errors: list[SendError] = Field(description="The commonest errors, most frequent first.")
+    error: str | None = Field(description="Why the send stopped, when it did.")
+    created_at: datetime
+    finished_at: datetime | None

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
+from .. import queue
 from ..extensions import limiter
 from ..models import Code, Customer, Pool
 from ..services import (
     accounts,
     assignment,
     customers,
+    deliveries,
     generation,
     imports,
     pools,
     redemption,
 )
 from ..services.customers import CustomerData
-from ..services.errors import DomainError
+from ..services.errors import DomainError, InvalidInput
 from ..services.links import voucher_url
 from . import bp, schemas
 from .auth import key_identity
@@ -191,6 +193,39 @@ def assign_bulk(pool_id: int, body: schemas.BulkAssign):
                                     message=f.message) for f in result.failed],
         counts=schemas.Counts(**result.counts.as_dict()),
     ), 200
+
+
+def _send(report) -> schemas.Send:  # noqa: ANN001
+    job = report.job
+    return schemas.Send(
+        id=job.id, pool_id=job.pool_id, channel=job.channel, state=job.state, total=job.total,
+        sent=report.sent, failed=report.failed, skipped=report.skipped, remaining=report.remaining,
+        skipped_by_reason=report.skipped_by_reason, failed_by_reason=report.failed_by_reason,
+        errors=[schemas.SendError(message=m, count=n) for m, n in report.errors], error=job.error,
+        created_at=job.created_at, finished_at=job.finished_at)
+
+
+@operation("POST", "/pools/<id:pool_id>/sends", summary="Send the campaign on a channel",
+           body=schemas.SendStart, responses={202: schemas.Send, 200: schemas.Send},
+           errors={**NOT_FOUND, 409: "The pool is not active (`pool_inactive`).",
+                   422: "The channel is not configured on this server (`channel_not_configured`)."})
+def start_send(pool_id: int, body: schemas.SendStart):
+    """202 with a new send; 200 with the send already under way on that channel."""
+    try:
+        job, created = queue.start_send(pool_id, body.channel,
+                                        resend_interrupted=body.resend_interrupted)
+    except InvalidInput as exc:
+        if exc.reason != "channel_not_configured":
+            raise
+        raise ApiError(422, exc.reason, exc.message) from exc
+    return _send(deliveries.progress(job.id)), (202 if created else 200)
+
+
+@operation("GET", "/pools/<id:pool_id>/sends/<id:send_id>", summary="A send's progress",
+           responses={200: schemas.Send}, errors={404: "No such send for this pool (`unknown_job`)."})
+def get_send(pool_id: int, send_id: int):
+    job = deliveries.get_job(pool_id, send_id)
+    return _send(deliveries.progress(job.id)), 200
 
 
 @operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",

@@ -539,7 +539,7 @@ def jobs_for(pool_id: int, limit: int = 10) -> list[Job]:
 
 def get_job(pool_id: int, job_id: int) -> Job:
     job = db.session.get(Job, job_id, populate_existing=True)
-    if job is None or job.pool_id != pool_id:
+    if job is None or job.pool_id != pool_id or job.kind != "send":
         raise NotFound(f"There is no send {job_id} for this pool.", reason="unknown_job")
     return job
 
