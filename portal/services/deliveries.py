@@ -345,11 +345,34 @@ def _checked_job(session: Session, job_id: int, worker: str, now: datetime) -> t
         job.started_at = job.started_at or now
     job.heartbeat_at = now
     if pool.status != PoolStatus.ACTIVE:
-        job.state, job.finished_at = JobState.FAILED.value, now
+        _close(session, job, JobState.FAILED, now)
         job.error = (f"The pool was {pool.status} during the send; the rest was not "
                      "sent. Send again once it is active.")
         return None, pool
     return job, pool
+
+
+def _counts(session: Session, job_id: int) -> list[list]:
+    return [list(row) for row in session.execute(
+        select(_deliveries.c.state, _deliveries.c.reason, func.count())
+        .where(_deliveries.c.job_id == job_id)
+        .group_by(_deliveries.c.state, _deliveries.c.reason))]
+
+
+def _errors(session: Session, job_id: int) -> list[list]:
+    """The job's five commonest errors, with how often each happened."""
+    return [list(row) for row in session.execute(
+        select(_deliveries.c.error, func.count()).where(
+            _deliveries.c.job_id == job_id, _deliveries.c.error.is_not(None))
+        .group_by(_deliveries.c.error).order_by(func.count().desc()).limit(5))]
+
+
+def _close(session: Session, job: Job, state: JobState, now: datetime) -> None:
+    """End the job, keeping its final counts: a later send takes over its failed and
+    skipped deliveries, and this job's report must not change when it does."""
+    job.state, job.finished_at = state.value, now
+    job.details = {**(job.details or {}), "counts": _counts(session, job.id),
+                   "errors": _errors(session, job.id)}
 
 
 def _settle(session: Session, job: Job, now: datetime) -> datetime | None:
@@ -362,7 +385,7 @@ def _settle(session: Session, job: Job, now: datetime) -> datetime | None:
                _deliveries.c.state.in_((DeliveryState.QUEUED.value, DeliveryState.SENDING.value)))
         .group_by(_deliveries.c.state)).all()
     if not left:
-        job.state, job.finished_at = JobState.DONE.value, now
+        _close(session, job, JobState.DONE, now)
         return None
     states = {state: (n, due, timed) for state, n, due, timed in left}
     queued, due, timed = states.get(DeliveryState.QUEUED.value, (0, None, 0))
@@ -509,10 +532,8 @@ def progress(job_id: int) -> Progress:
     if job is None:
         raise NotFound(f"There is no send {job_id}.", reason="unknown_job")
     out = Progress(job)
-    rows = db.session.execute(
-        select(_deliveries.c.state, _deliveries.c.reason, func.count())
-        .where(_deliveries.c.job_id == job_id)
-        .group_by(_deliveries.c.state, _deliveries.c.reason))
+    kept = None if job.active else (job.details or {}).get("counts")
+    rows = kept if kept is not None else _counts(db.session, job_id)
     for state, reason, n in rows:
         if state == DeliveryState.SENT:
             out.sent += n
@@ -524,10 +545,8 @@ def progress(job_id: int) -> Progress:
             out.skipped_by_reason[reason] = out.skipped_by_reason.get(reason, 0) + n
         else:
             out.remaining += n
-    out.errors = [tuple(row) for row in db.session.execute(
-        select(_deliveries.c.error, func.count()).where(
-            _deliveries.c.job_id == job_id, _deliveries.c.error.is_not(None))
-        .group_by(_deliveries.c.error).order_by(func.count().desc()).limit(5))]
+    errors = (job.details or {}).get("errors") if kept is not None else None
+    out.errors = [tuple(row) for row in (errors if errors is not None else _errors(db.session, job_id))]
     return out
 
 

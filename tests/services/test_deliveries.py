@@ -146,6 +146,10 @@ def test_a_failing_smtp_server_gives_failed_deliveries_that_a_retry_sends(app, s
     smtp.start()
     retry = send(pool_id, "email")
     assert retry.sent == 4
+    # The first send's report stays as it ended, though the retry took its deliveries.
+    first = deliveries.progress(report.job.id)
+    assert (first.failed, first.sent, first.percent) == (4, 0, 100)
+    assert "cannot reach the SMTP server" in first.errors[0][0]
     assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
     # The same codes: a failed send keeps the customer's code for the next attempt.
     assert pools.counts(pool_id).assigned == 4
