@@ -90,6 +90,14 @@ def wait_for(condition, what: str, log: Path, seconds: float = 180) -> None:  # 
         db.session.rollback()  # see the worker's commits
 
 
+def finish_with_a_new_worker(env: dict, log: Path, job_id: int) -> None:
+    worker = Worker(env, log)
+    try:
+        wait_for(lambda: job_state(job_id) == "done", "the rest of the send", log)
+    finally:
+        worker.stop()
+
+
 def job_state(job_id: int) -> str:
     return db.session.get(Job, job_id, populate_existing=True).state
 
@@ -156,11 +164,7 @@ def test_killing_the_worker_midway_then_restarting_sends_nobody_twice(setup, smt
     assert job_state(job.id) == "running"
     assert sent_count(job.id) < 300
 
-    second = Worker(env, log)
-    try:
-        wait_for(lambda: job_state(job.id) == "done", "the rest of the send", log)
-    finally:
-        second.stop()
+    finish_with_a_new_worker(env, log, job.id)
 
     received = Counter(m["To"] for m in smtp.messages)
     assert max(received.values()) == 1, "a customer got the message twice"
@@ -220,10 +224,6 @@ def test_a_stopped_worker_hands_its_send_back_without_cutting_a_message(setup, s
     assert job_state(job.id) == "queued"
     assert sent_count(job.id) < 200
 
-    second = Worker(env, log)
-    try:
-        wait_for(lambda: job_state(job.id) == "done", "the rest of the send", log)
-    finally:
-        second.stop()
+    finish_with_a_new_worker(env, log, job.id)
     assert Counter(m["To"] for m in smtp.messages) == Counter(c.email for c in crowd)
     assert deliveries.progress(job.id).failed == 0
