@@ -110,6 +110,12 @@ class Mailer:
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"the SMTP server refused the sign-in: {exc.smtp_code}",
                                 transient=False) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise DeliveryError(f"the SMTP server does not offer that ({exc}); check SMTP_SECURITY",
+                                transient=False) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(f"the SMTP server's certificate is not trusted: {exc.verify_message}",
+                                transient=False) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"cannot reach the SMTP server {self.host}:{self.port}: {exc}",
                                 transient=True) from exc
