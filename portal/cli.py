@@ -246,6 +246,33 @@ def register(app: Flask) -> None:
             click.echo(f"error: {job.error}", err=True)
             sys.exit(EXIT_REFUSED)
 
+    @app.cli.command("replenish")
+    @click.argument("pool_id", type=int)
+    @with_appcontext
+    @domain_errors
+    def replenish(pool_id: int) -> None:
+        """Run a pool's replenishment now (URL, drop folder, top-up) and say what it did."""
+        from .services import replenishment
+
+        runs = replenishment.run_now(pool_id)
+        if not runs:
+            click.echo("nothing to do: no URL, no file waiting in the drop folder, no top-up due")
+        for run in runs:
+            line = f"{run.source}: {run.outcome}"
+            if run.detail:
+                line += f" ({run.detail})"
+            if run.outcome == "imported":
+                line += f": imported {run.imported:,}, rejected {run.rejected:,}"
+                line += "".join(f", {reason} {n:,}" for reason, n in sorted(run.rejected_by_reason.items()))
+            if run.generated:
+                line += f": generated {run.generated:,}"
+            if run.error:
+                line += f": {run.error}"
+            click.echo(line)
+        click.echo(f"pool now has {pools.counts(pool_id).available:,} available codes")
+        if any(run.outcome == "failed" for run in runs):
+            sys.exit(EXIT_REFUSED)
+
     @app.cli.command("worker")
     @click.option("--threads", type=click.IntRange(min=1), help="Jobs run at once (WORKER_THREADS).")
     @with_appcontext

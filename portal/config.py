@@ -70,6 +70,11 @@ def from_environment(instance_path: str) -> dict:
         "JOB_LEASE_SECONDS": int(os.environ.get("JOB_LEASE_SECONDS", "120")),
         "DELIVERY_ATTEMPTS": int(os.environ.get("DELIVERY_ATTEMPTS", "3")),
         "DELIVERY_RETRY_SECONDS": float(os.environ.get("DELIVERY_RETRY_SECONDS", "60")),
+        # Replenishment: the folder partners drop files into, and how long a file must
+        # sit unchanged (without a .done marker) before it counts as complete.
+        "DROP_FOLDER": os.environ.get("DROP_FOLDER", ""),
+        "DROP_SETTLE_SECONDS": float(os.environ.get("DROP_SETTLE_SECONDS", "30")),
+        "REPLENISH_TIMEOUT": float(os.environ.get("REPLENISH_TIMEOUT", "30")),
         # Channels.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT") or "25"),

@@ -148,6 +148,8 @@ class Pool(db.Model):
     # it: the alert goes out once per crossing.
     low_stock_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expiry_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The settings of the pool's latest generation, which an automatic top-up reuses.
+    generation_spec: Mapped[dict | None] = mapped_column(JSON)
 
     owner: Mapped[User | None] = relationship()
 
@@ -385,9 +387,61 @@ class Alert(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # low_stock or expiry
+    kind: Mapped[str] = mapped_column(String(16))  # low_stock, expiry or replenish
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Replenishment(db.Model):
+    """How a pool keeps itself filled: a URL fetched on a schedule, the drop folder, and
+    a top-up by generation when it runs low. Secrets are stored encrypted."""
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    bearer_token_enc: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(200))
+    password_enc: Mapped[str | None] = mapped_column(Text)
+    every_hours: Mapped[int | None] = mapped_column(Integer)
+    daily_at: Mapped[str | None] = mapped_column(String(5))  # HH:MM, UTC
+    drop_folder: Mapped[bool] = mapped_column(Boolean, default=False)
+    top_up_count: Mapped[int] = mapped_column(Integer, default=0)
+    top_up_cap: Mapped[int | None] = mapped_column(BigInteger)
+    # What the server said last time, to ask "changed since?" (ETag / Last-Modified).
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One run at a time per pool, whichever worker or command starts it.
+    running_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set at the first failed run and cleared by a good one: the owner is told once.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The low-stock crossing (pool.low_stock_alerted_at) the last top-up answered.
+    topped_up_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("every_hours IS NULL OR every_hours BETWEEN 1 AND 720", name="every_hours"),
+        CheckConstraint("top_up_count >= 0", name="top_up_count"),
+    )
+
+
+class ReplenishmentRun(db.Model):
+    """One replenishment run from one source, kept for the pool's history."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))  # url, drop_folder, top_up
+    # imported, unchanged, failed, generated, skipped
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(500), default="")  # the file or address
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    imported: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected_by_reason: Mapped[dict] = mapped_column(JSON, default=dict)
+    generated: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_replenishment_run_pool_id", "pool_id", "id"),)

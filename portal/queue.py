@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import Job, utcnow
-from .services import alerts, deliveries, jobs
+from .services import alerts, deliveries, jobs, replenishment
 
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
@@ -102,16 +102,35 @@ def maintenance() -> None:
     alerts.deliver_pending()
 
 
+@huey.task(name="top_up")
+@in_app
+def top_up(pool_ids: list[int]) -> None:
+    """Answer low-stock crossings with the pools' automatic top-up."""
+    replenishment.top_up_pools(set(pool_ids))
+
+
+@huey.periodic_task(crontab(minute="*"), name="replenish")
+@in_app
+def replenish() -> None:
+    """Every minute: fetch the URLs that are due, scan the drop folder, top up."""
+    replenishment.run_due()
+
+
 @event.listens_for(Session, "after_commit")
 def _alerts_written(session: Session) -> None:
-    # An alert row was committed: have a worker send it now rather than within a minute.
+    # An alert row was committed: have a worker send it now rather than within a minute,
+    # and top up a pool that just ran low.
     if session.info.pop(alerts.PENDING_FLAG, False):
         deliver_alerts()
+    crossed = session.info.pop(alerts.CROSSED_FLAG, None)
+    if crossed:
+        top_up(sorted(crossed))
 
 
 @event.listens_for(Session, "after_rollback")
 def _alerts_dropped(session: Session) -> None:
     session.info.pop(alerts.PENDING_FLAG, None)
+    session.info.pop(alerts.CROSSED_FLAG, None)
 
 
 def start_send(pool_id: int, channel: str, **options: Any) -> tuple[Job, bool]:

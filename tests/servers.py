@@ -121,3 +121,70 @@ class HttpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@dataclass
+class FileServer:
+    """A local HTTP server publishing one file the way a partner's system would: with an
+    ETag (answering 304 to If-None-Match), optionally behind a bearer token or basic
+    sign-in, and able to fail (`status`) or hang (`delay` seconds)."""
+
+    body: bytes = b""
+    status: int = 200
+    delay: float = 0.0
+    etag: bool = True
+    token: str | None = None
+    basic: tuple[str, str] | None = None
+    requests: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import base64
+        import hashlib
+
+        files = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                files.requests.append(dict(self.headers))
+                if files.delay:
+                    time.sleep(files.delay)
+                auth = self.headers.get("Authorization", "")
+                if files.token and auth != f"Bearer {files.token}":
+                    return self._answer(401)
+                if files.basic:
+                    expected = base64.b64encode(":".join(files.basic).encode()).decode()
+                    if auth != f"Basic {expected}":
+                        return self._answer(401)
+                if files.status != 200:
+                    return self._answer(files.status)
+                tag = '"' + hashlib.sha256(files.body).hexdigest()[:16] + '"'
+                if files.etag and self.headers.get("If-None-Match") == tag:
+                    return self._answer(304)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Length", str(len(files.body)))
+                if files.etag:
+                    self.send_header("ETag", tag)
+                self.end_headers()
+                self.wfile.write(files.body)
+
+            def _answer(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/export/codes.csv"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -50,6 +50,28 @@ class PoolSettings(Strict):
     require_assignment: bool | None = None
 
 
+class ReplenishmentIn(Strict):
+    """Keeping the pool filled; a field left out stays as it is."""
+
+    url: str | None = Field(None, max_length=2000, description=(
+        "An http(s) address of the partner's file, fetched on the schedule; null removes it."))
+    bearer_token: str | None = Field(None, max_length=1000, description=(
+        "Write-only: sent as `Authorization: Bearer`. Never returned; an empty string removes it."))
+    username: str | None = Field(None, max_length=200, description="For HTTP basic sign-in.")
+    password: str | None = Field(None, max_length=1000, description=(
+        "Write-only, for HTTP basic sign-in. Never returned; an empty string removes it."))
+    every_hours: Whole(ge=1, le=720) | None = Field(None, description="Fetch every N hours.")
+    daily_at: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                 description="Or fetch daily at HH:MM, UTC.")
+    drop_folder: bool | None = Field(None, description=(
+        "Import files named `pool-<id>-…` that appear in the server's drop folder."))
+    top_up_count: Whole(ge=0, le=API_MAX_GENERATE) | None = Field(None, description=(
+        "Codes to generate (with the pool's latest generation settings) each time available "
+        "codes fall below the low-stock threshold; 0 turns it off."))
+    top_up_cap: Whole(ge=0, le=2**53) | None = Field(None, description=(
+        "Top-ups stop at this many codes in the pool in all; null for no cap."))
+
+
 class PoolCreate(PoolSettings):
     name: str = Field(min_length=1, max_length=200)
 
@@ -57,6 +79,7 @@ class PoolCreate(PoolSettings):
 class PoolPatch(PoolSettings):
     name: str | None = Field(None, min_length=1, max_length=200)
     status: PoolStatus | None = None
+    replenishment: ReplenishmentIn | None = None
 
 
 class Counts(BaseModel):
@@ -65,6 +88,39 @@ class Counts(BaseModel):
     redeemed: int
     canceled: int
     total: int
+
+
+class ReplenishmentRun(BaseModel):
+    id: int
+    at: datetime
+    source: Literal["url", "drop_folder", "top_up"]
+    outcome: Literal["imported", "unchanged", "failed", "generated", "skipped"]
+    detail: str
+    imported: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+    generated: int
+    error: str | None
+
+
+class ReplenishmentOut(BaseModel):
+    url: str | None = Field(description="Without any user:password written into it.")
+    bearer_token: None = Field(None, description="Write-only: always null.")
+    bearer_token_set: bool
+    username: str | None
+    password: None = Field(None, description="Write-only: always null.")
+    password_set: bool
+    every_hours: int | None
+    daily_at: str | None
+    drop_folder: bool
+    top_up_count: int
+    top_up_cap: int | None
+    next_run_at: datetime | None
+    last_run: ReplenishmentRun | None
+
+
+class ReplenishmentRuns(BaseModel):
+    runs: list[ReplenishmentRun]
 
 
 class Pool(BaseModel):
@@ -82,6 +138,7 @@ class Pool(BaseModel):
     status: PoolStatus
     created_at: datetime
     counts: Counts
+    replenishment: ReplenishmentOut | None = Field(description="null when none is set up.")
 
 
 class PoolList(BaseModel):

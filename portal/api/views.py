@@ -16,6 +16,7 @@ from ..services import (
     imports,
     pools,
     redemption,
+    replenishment,
 )
 from ..services.customers import CustomerData
 from ..services.errors import DomainError, InvalidInput
@@ -41,7 +42,28 @@ def _pool(pool: Pool, counts: pools.Counts | None = None) -> schemas.Pool:
         low_stock_threshold=pool.low_stock_threshold, barcode_format=pool.barcode_format,
         require_assignment=pool.require_assignment, status=pool.status,
         created_at=pool.created_at, counts=schemas.Counts(**counts.as_dict()),
+        replenishment=_replenishment(pool.id),
     )
+
+
+def _run(run) -> schemas.ReplenishmentRun:  # noqa: ANN001
+    return schemas.ReplenishmentRun(
+        id=run.id, at=run.at, source=run.source, outcome=run.outcome, detail=run.detail,
+        imported=run.imported, rejected=run.rejected, rejected_by_reason=run.rejected_by_reason,
+        generated=run.generated, error=run.error)
+
+
+def _replenishment(pool_id: int) -> schemas.ReplenishmentOut | None:
+    rep = replenishment.get(pool_id)
+    if rep is None:
+        return None
+    last = replenishment.history(pool_id, limit=1)
+    return schemas.ReplenishmentOut(
+        url=replenishment.public_url(rep.url), bearer_token_set=bool(rep.bearer_token_enc),
+        username=rep.username, password_set=bool(rep.password_enc), every_hours=rep.every_hours,
+        daily_at=rep.daily_at, drop_folder=rep.drop_folder, top_up_count=rep.top_up_count,
+        top_up_cap=rep.top_up_cap, next_run_at=rep.next_run_at,
+        last_run=_run(last[0]) if last else None)
 
 
 def _voucher(code: Code) -> schemas.Voucher:
@@ -119,7 +141,29 @@ def patch_pool(pool_id: int, body: schemas.PoolPatch):
     for field in ("description", "benefit", "terms"):
         if field in values and values[field] is None:
             values[field] = ""
-    return _pool(pools.update_pool(pool_id, **values)), 200
+    refill = values.pop("replenishment", None)
+    if refill is not None:
+        pools.get_pool(pool_id)
+        for secret in ("bearer_token", "password"):
+            if refill.get(secret, "") is None:
+                del refill[secret]  # null keeps the stored secret, as leaving it out does
+        refill["drop_folder"] = bool(refill.get("drop_folder")) if "drop_folder" in refill else None
+        refill["top_up_count"] = refill.get("top_up_count") or 0 if "top_up_count" in refill else None
+        replenishment.configure(pool_id, **{k: v for k, v in refill.items()
+                                            if v is not None or k in ("url", "every_hours", "daily_at",
+                                                                      "top_up_cap", "username")})
+    pool = pools.update_pool(pool_id, **values) if values else pools.get_pool(pool_id)
+    return _pool(pool), 200
+
+
+@operation("POST", "/pools/<id:pool_id>/replenish", summary="Replenish the pool now",
+           responses={200: schemas.ReplenishmentRuns},
+           errors={**NOT_FOUND, 400: "Nothing is set up (`not_configured`).",
+                   409: "A replenishment of this pool is running (`replenishment_running`)."})
+def replenish(pool_id: int):
+    """Fetch the URL, scan the drop folder and top up, now; one record per source run."""
+    runs = replenishment.run_now(pool_id)
+    return schemas.ReplenishmentRuns(runs=[_run(run) for run in runs]), 200
 
 
 @operation("POST", "/pools/<id:pool_id>/codes", summary="Import a file of codes", upload=True,

@@ -24,6 +24,8 @@ EXPIRY_NOTICE = timedelta(days=7)
 # An alert a worker took but did not finish is taken again after this long.
 CLAIM_LEASE = timedelta(minutes=5)
 PENDING_FLAG = "portal.alerts_pending"
+# Pools that just crossed below their threshold, for an automatic top-up after commit.
+CROSSED_FLAG = "portal.low_stock_crossed"
 
 _pools = Pool.__table__
 _counters = PoolCounter.__table__
@@ -55,6 +57,7 @@ def check_low_stock(session: Session, pool_id: int) -> None:
                               details={"available": available,
                                        "threshold": pool.low_stock_threshold}))
             session.info[PENDING_FLAG] = True
+            session.info.setdefault(CROSSED_FLAG, set()).add(pool_id)
     elif pool.low_stock_alerted_at is not None:
         session.execute(update(_pools).where(_pools.c.id == pool_id)
                         .values(low_stock_alerted_at=None))
@@ -114,6 +117,14 @@ def _notice(alert: Alert, pool: Pool) -> Notice:
                 "before it runs out; customers who ask after that get no code.")
         return Notice(subject, text, "pool.low_stock", {"available": d["available"],
                                                         "threshold": d["threshold"]})
+    if alert.kind == "replenish":
+        where = {"url": "its address", "drop_folder": "the drop folder"}.get(d["source"], d["source"])
+        subject = f"“{pool.name}” could not be refilled from {where}"
+        text = (f"Refilling the pool “{pool.name}” from {where} failed: {d['error']} Nothing was "
+                "imported. The portal keeps trying on schedule and tells you again only after a "
+                "run has worked.")
+        return Notice(subject, text, "pool.replenishment_failed", {"source": d["source"],
+                                                                   "error": d["error"]})
     ends = datetime.fromisoformat(d["valid_until"])
     subject = f"“{pool.name}” ends on {ends:%d %b %Y} with {d['unredeemed']:,} vouchers unused"
     text = (f"The pool “{pool.name}” ends on {ends:%d %b %Y %H:%M} UTC. {d['unredeemed']:,} customers "

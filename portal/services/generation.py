@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
 
@@ -187,6 +187,7 @@ def generate_codes(
         if pool.status == PoolStatus.ARCHIVED:
             raise Conflict("This pool is archived; restore it before adding codes.",
                            reason="pool_archived")
+        pool.generation_spec = asdict(spec)  # what a top-up will reuse
         batch = ImportBatch(pool_id=pool_id, kind="generate", source=spec.describe()[:500],
                             user_id=actor.user_id, api_key_id=actor.api_key_id)
         session.add(batch)
