@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from .extensions import db
 from .models import Job, utcnow
 from .services import alerts, deliveries, jobs, replenishment
+from .services.errors import DomainError
 
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
@@ -107,6 +108,16 @@ def maintenance() -> None:
 def top_up(pool_ids: list[int]) -> None:
     """Answer low-stock crossings with the pools' automatic top-up."""
     replenishment.top_up_pools(set(pool_ids))
+
+
+@huey.task(name="replenish_now")
+@in_app
+def replenish_now(pool_id: int) -> None:
+    """A marketer's "Run now": every source of the pool."""
+    try:
+        replenishment.run_now(pool_id)
+    except DomainError:
+        pass  # another run has the pool, or nothing is set up: that run's record tells
 
 
 @huey.periodic_task(crontab(minute="*"), name="replenish")

@@ -94,8 +94,10 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(database_url, app_config, tmp_path: Path):
+def app(database_url, app_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     url, engine_options = database_url
+    # The instance folder (uploads, the queue file) is the test's own.
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({
         "TESTING": True,
         "QUEUE_STORAGE": "memory",

@@ -229,3 +229,26 @@ def test_serve_runs_a_worker_beside_the_web_server(tmp_path, smtp):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "worker ready" in output
+
+
+def test_replenish_prints_what_it_did(runner, app):
+    from portal.services import replenishment
+    from tests.servers import FileServer
+
+    files = FileServer(body=b"code\nCLIREFILL01\nCLIREFILL02\n")
+    try:
+        pool_id = pools.create_pool("Refill").id
+        nothing = invoke(runner, "replenish", str(pool_id))
+        assert nothing.exit_code == EXIT_BAD_INPUT and "not_configured" in nothing.output
+        replenishment.configure(pool_id, url=files.url)
+        result = invoke(runner, "replenish", str(pool_id))
+        assert result.exit_code == 0, result.output
+        assert "url: imported" in result.output and "imported 2" in result.output
+        assert "pool now has 2 available codes" in result.output
+        again = invoke(runner, "replenish", str(pool_id))
+        assert "url: unchanged" in again.output
+        files.status = 500
+        failed = invoke(runner, "replenish", str(pool_id))
+        assert failed.exit_code == 1 and "HTTP 500" in failed.output
+    finally:
+        files.close()

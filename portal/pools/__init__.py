@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
 
-from . import background, browse, sends, views  # noqa: E402, F401
+from . import background, browse, redemption_stage, refill, sends, views  # noqa: E402, F401

@@ -10,7 +10,7 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
 from ..roles import current_actor, requires
-from ..services import history, pools, redemption
+from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
@@ -56,7 +56,8 @@ def pool_page(pool_id: int):
     if htmx() and request.headers.get("HX-Target") == "code-browser":
         return render_template("pools/partials/_browser.html", **context), 200, {"Vary": "HX-Request"}
     return render_template("pools/pool.html", counts=counts, button=EmptyForm(), stages=STAGES,
-                           done=progress(pool, counts).done, **context), 200, {"Vary": "HX-Request"}
+                           done=progress(pool, counts).done, refill_runs=replenishment.history(pool_id),
+                           **context), 200, {"Vary": "HX-Request"}
 
 
 @bp.post("/<id:pool_id>/status")

@@ -6,6 +6,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     IntegerField,
+    PasswordField,
     SelectField,
     StringField,
     TextAreaField,
@@ -99,3 +100,22 @@ class CustomerListForm(UploadForm):
     when = SelectField("Give codes", default="now", choices=[
         SelectChoice("now", "Now, to everyone on the list"),
         SelectChoice("send", "When their message is sent (stage 4)")])
+
+
+class RefillForm(FlaskForm):
+    url = StringField("Address of the partner's file", validators=[Optional(), Length(max=2000)],
+                      description="http:// or https://; fetched on the schedule below.")
+    bearer_token = PasswordField("Bearer token", validators=[Optional(), Length(max=1000)])
+    username = StringField("User name", validators=[Optional(), Length(max=200)])
+    password = PasswordField("Password", validators=[Optional(), Length(max=1000)])
+    forget_secrets = BooleanField("Remove the stored token and password")
+    schedule = SelectField("Fetch", default="hours", choices=[
+        SelectChoice("hours", "Every few hours"), SelectChoice("daily", "Daily at a time (UTC)")])
+    every_hours = IntegerField("Every how many hours", default=24,
+                               validators=[Optional(), NumberRange(min=1, max=720)])
+    daily_at = StringField("Daily at (HH:MM, UTC)", validators=[Optional(), Length(max=5)])
+    drop_folder = BooleanField("Import files dropped in the server's drop folder")
+    top_up_count = IntegerField("When codes run low, generate this many", default=0,
+                                validators=[Optional(), NumberRange(min=0, max=1_000_000)])
+    top_up_cap = IntegerField("…until the pool has this many codes in all (empty: no cap)",
+                              validators=[Optional(), NumberRange(min=0)])

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from .. import queue
 from ..roles import current_actor, requires
-from ..services import assignment, channels, generation, imports, jobs, pools, redemption
+from ..services import assignment, channels, generation, imports, jobs, pools
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
@@ -26,14 +26,13 @@ from . import bp
 from .background import file_job
 from .forms import (
     ChannelForm,
-    CheckCodeForm,
     CustomerForm,
     CustomerListForm,
     GenerateForm,
     PoolForm,
     UploadForm,
-    WindowForm,
 )
+from .refill import refill_context
 from .sends import send_context
 from .stages import STAGES, progress
 
@@ -143,10 +142,20 @@ def _spec(form: GenerateForm) -> generation.Spec:
 @bp.get("/<id:pool_id>/codes")
 @requires(*MARKETING)
 def codes(pool_id: int):
-    """Stage 2: import a file, or generate codes with a live preview."""
-    return _stage(pool_id, "codes", "pools/stage_codes.html", upload=UploadForm(formdata=None),
-                  generate=GenerateForm(formdata=None), preview=_preview(GenerateForm(formdata=None)),
-                  **file_job(pool_id, "import"))
+    """Stage 2: import a file, or generate codes with a live preview, and keep the pool
+    filled."""
+    return codes_page(pool_id)
+
+
+def codes_page(pool_id: int, status: int = 200, refill_form=None, **context):  # noqa: ANN001, ANN003
+    """Stage 2's page; the forms not given come fresh."""
+    context.setdefault("upload", UploadForm(formdata=None))
+    context.setdefault("generate", GenerateForm(formdata=None))
+    context.setdefault("preview", _preview(GenerateForm(formdata=None)))
+    if request.method == "GET":
+        context = {**file_job(pool_id, "import"), **context}
+    return _stage(pool_id, "codes", "pools/stage_codes.html", status,
+                  **refill_context(pool_id, refill_form), **context)
 
 
 @bp.post("/<id:pool_id>/codes/import")
@@ -176,9 +185,7 @@ def import_file(pool_id: int):
         pool = pools.get_pool(pool_id)
         return render_template("pools/partials/_import_result.html", pool=pool,
                                counts=pools.counts(pool_id), oob=True, **context), status
-    return _stage(pool_id, "codes", "pools/stage_codes.html", status,
-                  generate=GenerateForm(formdata=None), preview=_preview(GenerateForm(formdata=None)),
-                  **context)
+    return codes_page(pool_id, status, **context)
 
 
 @bp.get("/<id:pool_id>/imports/<id:batch_id>/rejections.csv")
@@ -229,8 +236,7 @@ def generate(pool_id: int):
         return render_template("pools/partials/_generate_result.html", pool=pool, generate=form,
                                generated=result, preview=_preview(form),
                                counts=pools.counts(pool_id), oob=True), status
-    return _stage(pool_id, "codes", "pools/stage_codes.html", status, upload=UploadForm(formdata=None),
-                  generate=form, generated=result, preview=_preview(form))
+    return codes_page(pool_id, status, generate=form, generated=result, preview=_preview(form))
 
 
 # --- stage 3: customers -------------------------------------------------------------------------
@@ -366,49 +372,3 @@ def export(pool_id: int):
     return Response(stream_with_context(csv_lines(channels.EXPORT_HEADER, rows)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-vouchers.csv"})
-
-
-# --- stage 5: redemption ------------------------------------------------------------------------
-
-@bp.route("/<id:pool_id>/redemption", methods=["GET", "POST"])
-@requires(*MARKETING)
-def redemption_stage(pool_id: int):
-    """Stage 5: the redemption window and limit, a code check, and redemptions per day."""
-    pool = pools.get_pool(pool_id)
-    form = WindowForm(obj=pool)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            pools.update_pool(pool_id, **_values(form))
-        except DomainError as exc:
-            _attach(form, exc)
-            status = 422
-        else:
-            return redirect(url_for("pools.redemption_stage", pool_id=pool_id))
-    elif request.method == "POST":
-        status = 422
-    return _stage(pool_id, "redemption", "pools/stage_redemption.html", status, form=form,
-                  check=CheckCodeForm(formdata=None), per_day=redemption.per_day(pool_id))
-
-
-@bp.post("/<id:pool_id>/redemption/check")
-@requires(*MARKETING)
-def check_code(pool_id: int):
-    """Exactly what a cashier would see for this code (nothing is redeemed)."""
-    form = CheckCodeForm()
-    verdict = redemption.validate(form.code.data or "") if form.validate_on_submit() else None
-    if htmx():
-        return render_template("pools/partials/_check.html", verdict=verdict, check=form,
-                               pool=pools.get_pool(pool_id))
-    return _stage(pool_id, "redemption", "pools/stage_redemption.html", form=WindowForm(
-        obj=pools.get_pool(pool_id)), check=form, verdict=verdict, per_day=redemption.per_day(pool_id))
-
-
-@bp.get("/<id:pool_id>/live-counts")
-@requires(*MARKETING)
-def live_counts(pool_id: int):
-    """The pool's counts panel, polled while the page is open."""
-    return render_template("pools/partials/_counts.html", pool=pools.get_pool(pool_id),
-                           counts=pools.counts(pool_id), oob=False)
-
-

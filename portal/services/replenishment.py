@@ -437,11 +437,12 @@ def run_due() -> list[ReplenishmentRun]:
     folder, and answer low-stock crossings with a top-up."""
     now = utcnow()
     runs: list[ReplenishmentRun] = []
-    reps = db.session.scalars(select(Replenishment).join(Pool, Pool.id == Replenishment.pool_id)
+    rows = db.session.execute(select(Replenishment, Pool.low_stock_alerted_at)
+                              .join(Pool, Pool.id == Replenishment.pool_id)
                               .where(Pool.status == PoolStatus.ACTIVE.value)).all()
-    for rep in reps:
+    for rep, crossing in rows:
         due = bool(rep.url and rep.next_run_at and rep.next_run_at <= now)
-        wants_top_up = bool(rep.top_up_count)
+        wants_top_up = bool(rep.top_up_count and crossing and crossing != rep.topped_up_for)
         if not (due or rep.drop_folder or wants_top_up):
             continue
         claimed = _claim(rep.pool_id, scheduled=True) if due else _claim(rep.pool_id, scheduled=False)

@@ -66,7 +66,8 @@ def test_create_read_list_and_patch_a_pool(api, pool):
     assert pool["created_at"].endswith(("Z", "+00:00"))
     assert set(pool) == {"id", "name", "description", "benefit", "terms", "valid_from",
                          "valid_until", "per_customer_limit", "low_stock_threshold",
-                         "barcode_format", "require_assignment", "status", "created_at", "counts"}
+                         "barcode_format", "require_assignment", "status", "created_at", "counts",
+                         "replenishment"}
     assert api.get(f"/pools/{pool['id']}").json == pool
     assert [p["id"] for p in api.get("/pools").json["pools"]] == [pool["id"]]
     patched = api.patch(f"/pools/{pool['id']}", {"status": "paused", "benefit": "15% off"})

@@ -25,7 +25,9 @@ def live_api(tmp_path_factory):
                       "RATELIMIT_ENABLED": False, "PUBLIC_BASE_URL": "http://portal.test",
                       # A valid request for a million codes is legal, but not what a quick
                       # property test should spend its minutes on.
-                      "API_GENERATE_MAX": 500})
+                      "API_GENERATE_MAX": 500,
+                      # Generated pools may point replenishment at any address: fail fast.
+                      "REPLENISH_TIMEOUT": 1.0, "QUEUE_STORAGE": "memory"})
     with app.app_context():
         db.create_all()
         pool_id = pools.create_pool("Spring", benefit="10% off").id

@@ -1,0 +1,56 @@
+"""Replenishment settings and runs over the JSON API; secrets are write-only."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.services import pools
+from tests.servers import FileServer
+
+
+@pytest.fixture
+def files():
+    server = FileServer(body=b"code\nAPIREFILL01\nAPIREFILL02\nAPIREFILL03\n")
+    yield server
+    server.close()
+
+
+def test_set_read_and_run(api, app, files):
+    pool_id = pools.create_pool("Api refill").id
+    assert api.get(f"/pools/{pool_id}").json["replenishment"] is None
+    patched = api.patch(f"/pools/{pool_id}", json={"replenishment": {
+        "url": files.url, "bearer_token": "secret-tok", "every_hours": 12, "top_up_count": 100,
+        "top_up_cap": 5000}})
+    assert patched.status_code == 200, patched.json
+    refill = patched.json["replenishment"]
+    assert refill["url"] == files.url and refill["every_hours"] == 12
+    assert refill["bearer_token"] is None and refill["bearer_token_set"] is True
+    assert "secret-tok" not in patched.text
+    assert (refill["top_up_count"], refill["top_up_cap"], refill["last_run"]) == (100, 5000, None)
+
+    files.token = "secret-tok"
+    ran = api.post(f"/pools/{pool_id}/replenish")
+    assert ran.status_code == 200
+    (run,) = ran.json["runs"]
+    assert (run["source"], run["outcome"], run["imported"]) == ("url", "imported", 3)
+    assert api.get(f"/pools/{pool_id}").json["replenishment"]["last_run"]["id"] == run["id"]
+
+    # Leaving the token out (or null) keeps it; an empty string removes it.
+    kept = api.patch(f"/pools/{pool_id}", json={"replenishment": {"every_hours": 6}})
+    assert kept.json["replenishment"]["bearer_token_set"] is True
+    gone = api.patch(f"/pools/{pool_id}", json={"replenishment": {"bearer_token": ""}})
+    assert gone.json["replenishment"]["bearer_token_set"] is False
+
+
+def test_refusals(api, pos, app):
+    pool_id = pools.create_pool("Api refusals").id
+    bad = api.patch(f"/pools/{pool_id}", json={"replenishment": {"url": "file:///etc/passwd"}})
+    assert bad.status_code == 400 and bad.json["error"] == "invalid_request"
+    both = api.patch(f"/pools/{pool_id}", json={"replenishment": {
+        "url": "https://x.example/a.csv", "every_hours": 2, "daily_at": "03:00"}})
+    assert both.status_code == 400
+    assert api.patch(f"/pools/{pool_id}", json={"replenishment": {"daily_at": "3pm"}}).status_code == 400
+    assert api.patch(f"/pools/{pool_id}", json={"replenishment": {"drop_folder": True}}).status_code == 400
+    assert api.post(f"/pools/{pool_id}/replenish").json["error"] == "not_configured"
+    assert api.post("/pools/999/replenish").status_code == 404
+    assert pos.post(f"/pools/{pool_id}/replenish").status_code == 403
