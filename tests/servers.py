@@ -135,6 +135,7 @@ class FileServer:
     etag: bool = True
     token: str | None = None
     basic: tuple[str, str] | None = None
+    redirect: str | None = None  # answer 302 to this address instead
     requests: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -145,7 +146,12 @@ class FileServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                files.requests.append(dict(self.headers))
+                files.requests.append({**self.headers, "path": self.path})
+                if files.redirect and self.path != "/moved":
+                    self.send_response(302)
+                    self.send_header("Location", files.redirect)
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
                 if files.delay:
                     time.sleep(files.delay)
                 auth = self.headers.get("Authorization", "")

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import re
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from cryptography.fernet import Fernet, InvalidToken
@@ -255,6 +257,49 @@ def _import(pool_id: int, path: Path, source: str, detail: str) -> Replenishment
     return _record(pool_id, source, "imported", detail, batch_id=result.batch_id)
 
 
+def _refused_address(host: str) -> str | None:
+    """Why the server must not fetch from this host, or None. Link-local addresses (a
+    cloud's metadata service among them), multicast and unspecified ones are refused;
+    private and loopback ones are allowed, since partners' systems are often internal."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return f"the name {host} does not resolve"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_link_local or address.is_multicast or address.is_unspecified or (
+                address.is_reserved and not address.is_private):
+            return f"{host} is {address}, an address the portal does not fetch from"
+    return None
+
+
+def _get(url: str, headers: dict, auth: tuple | None, timeout: float) -> requests.Response:
+    """GET with redirects followed by hand (five at most), each hop's host checked, and
+    credentials dropped when a redirect leaves the original host."""
+    origin = urlsplit(url).hostname
+    for _ in range(6):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DomainError(f"{public_url(url)} is not an http(s) address.", reason="fetch_failed")
+        refusal = _refused_address(parts.hostname)
+        if refusal:
+            raise DomainError(f"Not fetched: {refusal}.", reason="fetch_failed")
+        if parts.hostname != origin:
+            headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            auth = None
+        try:
+            response = requests.get(url, headers=headers, auth=auth, timeout=timeout, stream=True,
+                                    allow_redirects=False)
+        except requests.RequestException as exc:
+            raise DomainError(f"Could not fetch {public_url(url)}: {type(exc).__name__}.",
+                              reason="fetch_failed") from exc
+        if response.status_code not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
+            return response
+        response.close()
+        url = urljoin(url, response.headers["Location"])
+    raise DomainError(f"{public_url(url)} redirects too often.", reason="fetch_failed")
+
+
 def _fetch(rep: Replenishment) -> Fetched:
     """Download the URL to a temporary file, asking whether it changed; path None when
     the server says it did not. Raises DomainError for any failure."""
@@ -269,11 +314,7 @@ def _fetch(rep: Replenishment) -> Fetched:
     auth = (rep.username, password or "") if rep.username and not token else None
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     timeout = current_app.config.get("REPLENISH_TIMEOUT", FETCH_TIMEOUT)
-    try:
-        response = requests.get(rep.url, headers=headers, auth=auth, timeout=timeout, stream=True)
-    except requests.RequestException as exc:
-        raise DomainError(f"Could not fetch {public_url(rep.url)}: {type(exc).__name__}.",
-                          reason="fetch_failed") from exc
+    response = _get(rep.url, headers, auth, timeout)
     with response:
         if response.status_code == 304:
             return Fetched(None, rep.etag, rep.last_modified)
