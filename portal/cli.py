@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -226,12 +226,18 @@ def register(app: Flask) -> None:
                 queue.run_job(job.id)
                 click.echo("a worker (portal worker) sends it; follow it in the portal")
             return
+        lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
         while job.active:
+            # A run of this command stopped mid-message (Ctrl-C) left its row in doubt:
+            # mark it interrupted, as a worker's recovery would.
+            deliveries.recover(lease)
             due = deliveries.process_send(job.id)
             if due is not None:
                 # Retries wait their turn: sleep until the first is due.
                 time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.05)
             job = db.session.get(Job, job.id, populate_existing=True)
+            if job.active and due is None:
+                time.sleep(0.5)  # a worker holds the job's last rows: wait for it to finish
         report = deliveries.progress(job.id)
         click.echo(f"sent: {report.sent:,}")
         click.echo(f"failed: {report.failed:,}")
@@ -325,8 +331,11 @@ def register(app: Flask) -> None:
             sys.exit(EXIT_CONFLICT)
         finally:
             if helper is not None:
-                helper.terminate()
-                helper.wait(timeout=30)
+                helper.terminate()  # a graceful stop: sends hand their job back
+                try:
+                    helper.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
 
 
 def _die_with_parent() -> None:

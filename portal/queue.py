@@ -10,6 +10,7 @@ recovery puts every unfinished job back on the queue.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from .models import Job, utcnow
 from .services import alerts, deliveries, jobs, replenishment
 from .services.errors import DomainError
 
+log = logging.getLogger(__name__)
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
 
@@ -131,11 +133,16 @@ def replenish() -> None:
 def _alerts_written(session: Session) -> None:
     # An alert row was committed: have a worker send it now rather than within a minute,
     # and top up a pool that just ran low.
-    if session.info.pop(alerts.PENDING_FLAG, False):
-        deliver_alerts()
+    pending = session.info.pop(alerts.PENDING_FLAG, False)
     crossed = session.info.pop(alerts.CROSSED_FLAG, None)
-    if crossed:
-        top_up(sorted(crossed))
+    try:
+        if pending:
+            deliver_alerts()
+        if crossed:
+            top_up(sorted(crossed))
+    except Exception:  # noqa: BLE001
+        # The change is committed; the worker's minute checks send and top up anyway.
+        log.exception("could not queue the alert or top-up; the periodic check will")
 
 
 @event.listens_for(Session, "after_rollback")

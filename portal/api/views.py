@@ -143,16 +143,15 @@ def patch_pool(pool_id: int, body: schemas.PoolPatch):
             values[field] = ""
     refill = values.pop("replenishment", None)
     if refill is not None:
-        pools.get_pool(pool_id)
-        for secret in ("bearer_token", "password"):
-            if refill.get(secret, "") is None:
-                del refill[secret]  # null keeps the stored secret, as leaving it out does
-        refill["drop_folder"] = bool(refill.get("drop_folder")) if "drop_folder" in refill else None
-        refill["top_up_count"] = refill.get("top_up_count") or 0 if "top_up_count" in refill else None
-        replenishment.configure(pool_id, **{k: v for k, v in refill.items()
-                                            if v is not None or k in ("url", "every_hours", "daily_at",
-                                                                      "top_up_cap", "username")})
+        for name, empty in (("bearer_token", None), ("password", None), ("drop_folder", False),
+                            ("top_up_count", 0)):
+            if name in refill and refill[name] is None:
+                # null keeps a stored secret (as leaving it out does), and turns a switch off
+                refill.pop(name) if empty is None else refill.update({name: empty})
+        refill = replenishment.checked(refill)  # refused here, before anything changes
     pool = pools.update_pool(pool_id, **values) if values else pools.get_pool(pool_id)
+    if refill is not None:
+        replenishment.configure(pool_id, **refill)
     return _pool(pool), 200
 
 

@@ -23,6 +23,8 @@ from .tx import write_transaction
 EXPIRY_NOTICE = timedelta(days=7)
 # An alert a worker took but did not finish is taken again after this long.
 CLAIM_LEASE = timedelta(minutes=5)
+# Tries per alert when a target fails for a passing reason, CLAIM_LEASE apart.
+ATTEMPTS = 5
 PENDING_FLAG = "portal.alerts_pending"
 # Pools that just crossed below their threshold, for an automatic top-up after commit.
 CROSSED_FLAG = "portal.low_stock_crossed"
@@ -164,11 +166,16 @@ def deliver_pending() -> int:
                     .values(claimed_at=now)).rowcount
             if not taken:
                 continue
-            errors = _send(alert, mailer, hook)
+            done = set(alert.details.get("done", []))
+            errors, transient = _send(alert, mailer, hook, done)
             with write_transaction() as session:
                 row = session.get(Alert, alert.id, populate_existing=True)
-                row.sent_at = utcnow()
+                attempts = row.details.get("attempts", 0) + 1
+                row.details = {**row.details, "done": sorted(done), "attempts": attempts}
                 row.error = "; ".join(errors) or None
+                if transient and attempts < ATTEMPTS:
+                    continue  # still claimed: taken again once the claim lapses, minutes later
+                row.sent_at = utcnow()
             sent += 1
     finally:
         if mailer:
@@ -177,29 +184,37 @@ def deliver_pending() -> int:
             hook.close()
 
 
-def _send(alert: Alert, mailer: transports.Mailer | None,
-          hook: transports.WebhookSender | None) -> list[str]:
+def _send(alert: Alert, mailer: transports.Mailer | None, hook: transports.WebhookSender | None,
+          done: set[str]) -> tuple[list[str], bool]:
+    """Send the alert to every target not in `done` (which it adds to): (errors, whether
+    one of them is worth another attempt)."""
     pool = db.session.get(Pool, alert.pool_id)
     notice = _notice(alert, pool)
-    errors = []
+    errors, transient = [], False
     if mailer is None and hook is None:
         errors.append("no email or webhook is configured; the banner in the portal shows it")
     if mailer is not None:
         html = render_template("email/alert.html", notice=notice, link=pool_url(pool.id))
         for address in recipients(pool):
+            if f"email:{address}" in done:
+                continue
             try:
                 mailer.send(transports.Email(address, notice.subject, notice.text, html,
                                              message_id=f"<alert-{alert.id}@voucher-portal>"))
+                done.add(f"email:{address}")
             except transports.DeliveryError as exc:
                 errors.append(f"email to {address}: {exc.message}")
-    if hook is not None:
+                transient = transient or exc.transient
+    if hook is not None and "webhook" not in done:
         payload = {"pool": {"id": pool.id, "name": pool.name}, "alert_id": alert.id,
                    "message": notice.text, **notice.payload}
         try:
             hook.send(notice.event, payload, reference=f"alert-{alert.id}")
+            done.add("webhook")
         except transports.DeliveryError as exc:
             errors.append(f"webhook: {exc.message}")
-    return errors
+            transient = transient or exc.transient
+    return errors, transient
 
 
 def low_pools() -> list[Pool]:

@@ -180,7 +180,7 @@ def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) 
 
 def assign_many(
     pool_id: int, customers: Iterable[tuple[int, CustomerData | DomainError]],
-    *, actor: Actor = SYSTEM, now: bool = True, job_id: int | None = None,
+    *, actor: Actor = SYSTEM, now: bool = True, job: jobs.Claim | None = None,
 ) -> BulkResult:
     """Add a list of (line, customer) to the pool's campaign and, unless `now` is
     false, assign their codes, in one transaction.
@@ -229,7 +229,7 @@ def assign_many(
             else:
                 result.already_assigned += 1
         result.failed.sort(key=lambda failure: failure.line)
-        jobs.finish_in(session, job_id, result.summary())
+        jobs.finish_in(session, job, result.summary())
         pools.adjust_counts(session, pool_id, available=-result.assigned, assigned=result.assigned)
     result.counts = pools.counts(pool_id)
     return result
@@ -262,9 +262,9 @@ def read_customer_file(stream: BinaryIO) -> Iterable[tuple[int, CustomerData | D
 
 
 def assign_file(pool_id: int, stream: BinaryIO, *, actor: Actor = SYSTEM,
-                now: bool = True, job_id: int | None = None) -> BulkResult:
+                now: bool = True, job: jobs.Claim | None = None) -> BulkResult:
     """Assign codes to every customer in a CSV file (same reading rules as imports)."""
-    return assign_many(pool_id, read_customer_file(stream), actor=actor, now=now, job_id=job_id)
+    return assign_many(pool_id, read_customer_file(stream), actor=actor, now=now, job=job)
 
 
 def holdings(customer_pk: int) -> list[Code]:

@@ -254,8 +254,9 @@ def _claim(session: Session, job_id: int, now: datetime):  # noqa: ANN202
     return session.execute(_CLAIM[is_postgresql()], {"for_job": job_id, "at": now}).first()
 
 
-def _finish(session: Session, delivery_id: int, state: str, now: datetime, **values) -> None:  # noqa: ANN003
-    session.execute(update(_deliveries).where(_deliveries.c.id == delivery_id)
+def _finish(session: Session, delivery_id: int, state: str, now: datetime, *conditions,  # noqa: ANN002
+            **values) -> None:  # noqa: ANN003
+    session.execute(update(_deliveries).where(_deliveries.c.id == delivery_id, *conditions)
                     .values(state=state, updated_at=now, **values))
 
 
@@ -284,8 +285,13 @@ def _prepare(session: Session, job: Job, pool: Pool, now: datetime,
     rows = session.execute(pick).all()
     if not rows:
         return 0
-    customers = {c.id: c for c in session.scalars(
-        select(Customer).where(Customer.id.in_([row.customer_id for row in rows])))}
+    query = (select(Customer).where(Customer.id.in_([row.customer_id for row in rows]))
+             .order_by(Customer.id))
+    if is_postgresql():
+        # The customers' rows are locked (in id order) as an assignment's upsert locks
+        # them: a send on another channel, or a till, waits instead of giving a second code.
+        query = query.with_for_update()
+    customers = {c.id: c for c in session.scalars(query)}
     given = 0
     for row in rows:
         customer = customers[row.customer_id]
@@ -324,13 +330,15 @@ def _record(session: Session, outcome: Outcome, now: datetime) -> None:
         # Also over an `interrupted` mark a recovery made while this send was slow.
         session.execute(_SENT, {"row_id": outcome.delivery_id, "at": now})
         return
+    # Conditional on `sending`: recording the same outcome twice changes nothing.
+    sending = _deliveries.c.state == DeliveryState.SENDING.value
     if error.transient and outcome.attempts < config["DELIVERY_ATTEMPTS"]:
         delay = config["DELIVERY_RETRY_SECONDS"] * 2 ** (outcome.attempts - 1)
-        _finish(session, outcome.delivery_id, DeliveryState.QUEUED.value, now,
+        _finish(session, outcome.delivery_id, DeliveryState.QUEUED.value, now, sending,
                 not_before=now + timedelta(seconds=delay), error=error.message[:2000])
     else:
-        _finish(session, outcome.delivery_id, DeliveryState.FAILED.value, now, reason="error",
-                error=error.message[:2000])
+        _finish(session, outcome.delivery_id, DeliveryState.FAILED.value, now, sending,
+                reason="error", error=error.message[:2000])
 
 
 def _checked_job(session: Session, job_id: int, worker: str, now: datetime) -> tuple[Job | None, Pool]:
@@ -416,11 +424,13 @@ def process_send(job_id: int, worker: str | None = None) -> datetime | None:
             with write_transaction() as session:
                 now = utcnow()
                 if outcome is not None:
+                    # Kept until this transaction commits: should it fail, the `finally`
+                    # below records the outcome again (recording is idempotent).
                     _record(session, outcome, now)
-                    outcome = None
                 if stop_requested():
-                    session.execute(update(Job.__table__).where(Job.id == job_id).values(
-                        state=JobState.QUEUED.value, worker=None))
+                    session.execute(update(Job.__table__).where(
+                        Job.id == job_id, Job.state == JobState.RUNNING.value, Job.worker == worker)
+                        .values(state=JobState.QUEUED.value, worker=None))
                     return now  # the caller queues it again, for the next worker
                 if job is None or now - checked > HEARTBEAT:
                     job, pool = _checked_job(session, job_id, worker, now)
@@ -441,6 +451,7 @@ def process_send(job_id: int, worker: str | None = None) -> datetime | None:
                 item = _load(session, row, pool, cache)
                 if composer is None:
                     composer = Composer(pool, voucher_url_maker(), channels.settings(pool.id))
+            outcome = None  # committed with the claim of the next one
             if len(session.identity_map) > 2000:
                 session.expunge_all()  # a long send must not keep every customer it met
                 job = None
@@ -463,7 +474,8 @@ def _worker_gone(worker: str | None) -> bool:
     """True when the worker ran on this machine and its process is no longer there."""
     if not worker or ":" not in worker:
         return False
-    host, _, pid = worker.rpartition(":")
+    host, _, rest = worker.partition(":")
+    pid = rest.split("/")[0]  # a file job's run adds /token
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:
@@ -484,7 +496,10 @@ def recover(lease: timedelta) -> list[int]:
         jobs = session.scalars(select(Job).where(
             Job.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)))).all()
         for job in jobs:
-            silent = (job.heartbeat_at or job.created_at) < now - lease
+            # A file job's import is one long transaction that cannot show signs of life;
+            # it is given much longer (and its commit checks that it still holds the job).
+            patience = lease * (30 if job.kind != "send" else 1)
+            silent = (job.heartbeat_at or job.created_at) < now - patience
             if job.state == JobState.RUNNING and not (silent or _worker_gone(job.worker)):
                 continue
             if job.state == JobState.WAITING:

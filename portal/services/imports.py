@@ -92,13 +92,13 @@ def _candidates(table: TableFile) -> Iterator[Row]:
 
 def import_codes(
     pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM,
-    job_id: int | None = None,
+    job: jobs.Claim | None = None,
 ) -> ImportResult:
     """Import a CSV or text file of codes into the pool, all of it or none of it.
 
     Valid new codes go in as available; every other line is reported with its line
     number, value and reason. A malformed file raises MalformedFile and changes nothing.
-    A background job's id marks that job done in the same transaction.
+    A background job's claim marks that job done in the same transaction.
     """
     with write_transaction() as session:
         pool = session.get(Pool, pool_id, populate_existing=True)
@@ -133,7 +133,7 @@ def import_codes(
         batch.rejected = sum(by_reason.values())
         batch.rejected_by_reason = by_reason
         notes = _notes(table, previous, imported, lines, by_reason)
-        jobs.finish_in(session, job_id, {"batch_id": batch.id, "notes": notes})
+        jobs.finish_in(session, job, {"batch_id": batch.id, "notes": notes})
         # Counters last: on PostgreSQL their row locks are held only until commit.
         pools.adjust_counts(session, pool_id, available=imported)
         listed = rejections(batch.id, limit=LISTED_REJECTIONS)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Job, JobState, Pool, utcnow
 from .actor import Actor
-from .errors import DomainError, NotFound
+from .errors import Conflict, DomainError, NotFound
 from .tx import write_transaction
 
 FILE_KINDS = ("import", "assign")
@@ -55,13 +55,28 @@ def queue_file(kind: str, pool_id: int, stream: BinaryIO, name: str, *, user_id:
     return job
 
 
-def finish_in(session: Session, job_id: int | None, details: dict) -> None:
-    """Mark a file job done in the caller's transaction, with what it found."""
-    if job_id is None:
+@dataclass(frozen=True)
+class Claim:
+    """A file job as one worker holds it: the import marks it done only if it still
+    holds it, so two runs of one job (a recovery that thought it dead) apply it once."""
+
+    job_id: int
+    worker: str
+
+
+def finish_in(session: Session, claim: Claim | None, details: dict) -> None:
+    """Mark a file job done in the caller's transaction, with what it found; raises
+    Conflict (rolling the work back) when another run has taken the job over."""
+    if claim is None:
         return
-    job = session.get(Job, job_id, populate_existing=True)
-    job.state, job.finished_at = JobState.DONE.value, utcnow()
-    job.details = {**job.details, "result": details}
+    job = session.get(Job, claim.job_id, populate_existing=True)
+    held = session.execute(update(Job.__table__).where(
+        Job.id == claim.job_id, Job.state == JobState.RUNNING.value, Job.worker == claim.worker)
+        .values(state=JobState.DONE.value, finished_at=utcnow(),
+                details={**(job.details or {}), "result": details})).rowcount
+    if not held:
+        raise Conflict("Another run of this job has taken it over; this one changed nothing.",
+                       reason="job_taken_over")
 
 
 @dataclass
@@ -69,25 +84,31 @@ class Run:
     job: Job
     path: Path
     actor: Actor
+    claim: Claim
 
 
 def begin(job_id: int, worker: str) -> Run | None:
-    """Take a file job for this worker; None when it has ended already."""
+    """Take a queued file job for this run; None when it is not queued (done, failed,
+    or held by another run — a recovery puts a dead run's job back in the queue)."""
+    token = f"{worker}/{uuid.uuid4().hex[:8]}"
+    now = utcnow()
     with write_transaction() as session:
-        job = session.get(Job, job_id, populate_existing=True)
-        if job is None or not job.active:
+        taken = session.execute(update(Job.__table__).where(
+            Job.id == job_id, Job.state == JobState.QUEUED.value)
+            .values(state=JobState.RUNNING.value, worker=token, heartbeat_at=now)).rowcount
+        if not taken:
             return None
-        now = utcnow()
-        job.state, job.worker, job.heartbeat_at = JobState.RUNNING.value, worker, now
+        job = session.get(Job, job_id, populate_existing=True)
         job.started_at = job.started_at or now
-    return Run(job, _uploads() / job.details["path"], Actor(user_id=job.user_id))
+    return Run(job, _uploads() / job.details["path"], Actor(user_id=job.user_id), Claim(job_id, token))
 
 
-def fail(job_id: int, message: str) -> None:
+def fail(claim: Claim, message: str) -> None:
     """End a file job that was refused (a malformed file, an archived pool): nothing applied."""
     with write_transaction() as session:
-        session.execute(update(Job.__table__).where(Job.id == job_id).values(
-            state=JobState.FAILED.value, error=message[:2000], finished_at=utcnow()))
+        session.execute(update(Job.__table__).where(
+            Job.id == claim.job_id, Job.state == JobState.RUNNING.value, Job.worker == claim.worker)
+            .values(state=JobState.FAILED.value, error=message[:2000], finished_at=utcnow()))
 
 
 def run_file_job(job_id: int, worker: str) -> None:
@@ -102,14 +123,15 @@ def run_file_job(job_id: int, worker: str) -> None:
         with open(run.path, "rb") as stream:
             if job.kind == "import":
                 imports.import_codes(job.pool_id, stream, source=job.details["name"], actor=run.actor,
-                                     job_id=job.id)
+                                     job=run.claim)
             else:
                 assignment.assign_file(job.pool_id, stream, actor=run.actor,
-                                       now=bool(job.details.get("now", True)), job_id=job.id)
+                                       now=bool(job.details.get("now", True)), job=run.claim)
     except FileNotFoundError:
-        fail(job.id, "The uploaded file is gone from the server; upload it again.")
+        fail(run.claim, "The uploaded file is gone from the server; upload it again.")
     except DomainError as exc:
-        fail(job.id, exc.message)
+        if exc.reason != "job_taken_over":
+            fail(run.claim, exc.message)
     db.session.rollback()
     if not db.session.get(Job, job.id, populate_existing=True).active:
         run.path.unlink(missing_ok=True)
@@ -121,10 +143,6 @@ def get(pool_id: int, job_id: int) -> Job:
     if job is None or job.pool_id != pool_id:
         raise NotFound(f"There is no job {job_id} for this pool.", reason="unknown_job")
     return job
-
-
-def failures_of(job: Job) -> list[dict]:
-    return (job.details.get("result") or {}).get("failures", [])
 
 
 def size_of(stream: BinaryIO) -> int:

@@ -15,6 +15,7 @@ import ipaddress
 import os
 import re
 import socket
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -45,6 +46,8 @@ from .tx import write_transaction
 FETCH_TIMEOUT = 30
 RUN_LEASE = timedelta(minutes=30)
 LISTED_REJECTIONS = 1000
+# Carrier-grade NAT space, where some clouds keep their metadata service (100.100.100.200).
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
 _DAILY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _table = Replenishment.__table__
 
@@ -93,9 +96,16 @@ FIELDS = ("url", "bearer_token", "username", "password", "every_hours", "daily_a
 def _check(values: dict) -> None:
     url = values.get("url")
     if url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError as exc:
+            raise InvalidInput("The address is not a valid URL.", field="url") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
             raise InvalidInput("The address must be an http:// or https:// URL.", field="url")
+        if parts.username or parts.password:
+            raise InvalidInput("Put the user name and password in their own fields (the "
+                               "password is stored encrypted), not in the address.", field="url")
     hours = values.get("every_hours")
     if hours is not None and not (isinstance(hours, int) and 1 <= hours <= 720):
         raise InvalidInput("every_hours is a whole number from 1 to 720.", field="every_hours")
@@ -117,16 +127,23 @@ def _check(values: dict) -> None:
             raise InvalidInput(f"{name} is too long.", field=name)
 
 
-def configure(pool_id: int, **values: object) -> Replenishment:
-    """Change a pool's replenishment settings. A secret left out (None) stays as it was;
-    an empty string removes it. A URL with no schedule is fetched every 24 hours."""
+def checked(values: dict) -> dict:
+    """The settings trimmed, or InvalidInput naming the wrong field; changes nothing."""
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown replenishment fields: {', '.join(sorted(unknown))}.")
+    values = dict(values)
     for name in ("url", "username", "daily_at"):
         if isinstance(values.get(name), str):
             values[name] = values[name].strip() or None
     _check(values)
+    return values
+
+
+def configure(pool_id: int, **values: object) -> Replenishment:
+    """Change a pool's replenishment settings. A secret left out (None) stays as it was;
+    an empty string removes it. A URL with no schedule is fetched every 24 hours."""
+    values = checked(values)
     with write_transaction() as session:
         if session.get(Pool, pool_id) is None:
             raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
@@ -266,9 +283,11 @@ def _refused_address(host: str) -> str | None:
     except OSError:
         return f"the name {host} does not resolve"
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_link_local or address.is_multicast or address.is_unspecified or (
-                address.is_reserved and not address.is_private):
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if getattr(address, "ipv4_mapped", None):
+            address = address.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+        if (address.is_link_local or address.is_multicast or address.is_unspecified
+                or address.is_reserved or address in _SHARED):
             return f"{host} is {address}, an address the portal does not fetch from"
     return None
 
@@ -396,7 +415,9 @@ def _from_drop_folder(pool_id: int) -> list[ReplenishmentRun]:
     for stranded in working.glob(f"pool-{pool_id}-*") if working.is_dir() else ():
         os.replace(stranded, folder / stranded.name)
     for path in sorted(folder.glob(f"pool-{pool_id}-*")):
-        if not path.is_file() or path.name.endswith((".done", ".part", ".tmp", ".report.txt")):
+        # Regular files only: a symbolic link could make the server read any file it can.
+        if path.is_symlink() or not path.is_file() or path.name.endswith(
+                (".done", ".part", ".tmp", ".report.txt")):
             continue
         if not _ready(path, settle, clock):
             continue  # still being written: the next scan looks again
@@ -407,6 +428,10 @@ def _from_drop_folder(pool_id: int) -> list[ReplenishmentRun]:
         except FileNotFoundError:
             continue
         Path(str(path) + ".done").unlink(missing_ok=True)
+        if not stat.S_ISREG(os.lstat(taken).st_mode):  # swapped for a link after the check
+            (folder / "failed").mkdir(exist_ok=True)
+            os.replace(taken, folder / "failed" / path.name)
+            continue
         run = _import(pool_id, taken, "drop_folder", path.name)
         target = folder / ("failed" if run.outcome == "failed" else "processed")
         target.mkdir(exist_ok=True)

@@ -54,3 +54,16 @@ def test_refusals(api, pos, app):
     assert api.post(f"/pools/{pool_id}/replenish").json["error"] == "not_configured"
     assert api.post("/pools/999/replenish").status_code == 404
     assert pos.post(f"/pools/{pool_id}/replenish").status_code == 403
+
+
+def test_a_refused_patch_changes_nothing(api, app, files):
+    pools.create_pool("Taken")
+    pool_id = pools.create_pool("Mine").id
+    refused = api.patch(f"/pools/{pool_id}", json={"name": "Taken", "replenishment": {
+        "url": files.url, "top_up_count": 10}})
+    assert refused.status_code == 409
+    assert api.get(f"/pools/{pool_id}").json["replenishment"] is None
+    with_password = api.patch(f"/pools/{pool_id}", json={"replenishment": {
+        "url": "https://user:pw@partner.example/codes.csv"}})
+    assert with_password.status_code == 400 and "own fields" in with_password.json["message"]
+    assert api.get(f"/pools/{pool_id}").json["replenishment"] is None

@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.models import Alert
 from portal.services import accounts, alerts, assignment, generation, imports, pools
 from portal.services.customers import CustomerData
+from portal.services.tx import write_transaction
 
 
 @pytest.fixture
@@ -93,13 +94,24 @@ def test_expiry_warns_once_about_unredeemed_codes(app, smtp, owner):
     assert alerts.check_expiry() == 1
 
 
-def test_an_alert_that_cannot_be_emailed_is_kept_with_its_error(app, smtp, receiver, owner):
+def test_an_alert_that_cannot_be_emailed_is_tried_again_without_repeating_the_rest(
+        app, smtp, receiver, owner):
     pool_id = pools.create_pool("Down", owner_id=owner, low_stock_threshold=3).id
     generation.generate_codes(pool_id, 3)
     smtp.stop()
     take(pool_id, 1)
-    alerts.deliver_pending()
+    assert alerts.deliver_pending() == 0
     alert = db.session.scalars(select(Alert)).one()
     db.session.refresh(alert)
-    assert alert.sent_at is not None and "cannot reach the SMTP server" in alert.error
-    assert len(receiver.received()) == 1  # the webhook still heard about it
+    assert alert.sent_at is None and "cannot reach the SMTP server" in alert.error
+    assert len(receiver.received()) == 1  # the webhook heard about it
+
+    smtp.start()
+    assert alerts.deliver_pending() == 0  # still claimed: a retry waits a few minutes
+    with write_transaction() as session:
+        session.get(Alert, alert.id).claimed_at -= alerts.CLAIM_LEASE
+    assert alerts.deliver_pending() == 1
+    db.session.refresh(alert)
+    assert alert.sent_at is not None and alert.error is None
+    assert [m["To"] for m in smtp.messages] == ["owner@shop.example"]
+    assert len(receiver.received()) == 1  # not sent to the webhook again

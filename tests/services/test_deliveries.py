@@ -297,3 +297,36 @@ def test_two_processors_of_one_job_send_each_message_once(app, smtp):
     report = deliveries.progress(job.id)
     assert report.job.state == "done" and report.sent == 150
     assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
+
+
+def test_two_channels_sending_at_once_give_each_customer_one_code(app, smtp, receiver):
+    """Email and webhook sends of one campaign at the same time: every customer gets the
+    same single code on both channels."""
+    import threading
+    from collections import Counter
+
+    crowd = [CustomerData(customer_id=f"B{i:03d}", email=f"b{i}@example.com", email_consent=True)
+             for i in range(120)]
+    pool_id = campaign(300, crowd)
+    jobs = [deliveries.start_send(pool_id, channel)[0] for channel in ("email", "webhook")]
+    errors = []
+
+    def run(job_id: int) -> None:
+        with app.app_context():
+            try:
+                deliveries.process_send(job_id, worker=f"w{job_id}")
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job.id,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    held = Counter(db.session.scalars(select(Code.customer_id).where(Code.customer_id.is_not(None))))
+    assert len(held) == 120 and set(held.values()) == {1}
+    by_email = {m["To"]: m.get_body(("plain",)).get_content() for m in smtp.messages}
+    for post in receiver.received():
+        body = post.json()
+        assert body["code"] in by_email[body["customer"]["email"]]

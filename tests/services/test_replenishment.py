@@ -171,6 +171,10 @@ def test_drop_folder_waits_for_a_complete_file(app, drop):
     assert (run.outcome, run.imported, run.rejected) == ("imported", 4, 1)
     assert "invalid_characters" in (drop / "processed" / f"{marked.name}.report.txt").read_text()
     assert not (drop / f"{marked.name}.done").exists()
+    secret = drop.parent / "not-for-import.txt"
+    secret.write_text("code\nSECRETVALUE1\n")
+    (drop / f"pool-{pool_id}-link.csv").symlink_to(secret)
+    assert replenishment.run_now(pool_id) == []  # a symbolic link is never followed
     other = drop / "pool-999-x.csv"
     other.write_bytes(batch("OTHER", 3))
     os.utime(other, (settled, settled))
@@ -230,9 +234,11 @@ def test_top_up_fires_once_per_crossing_and_respects_the_cap(app):
 
 def test_addresses_the_portal_must_not_fetch_from_are_refused(app, files):
     pool_id = pools.create_pool("Guarded").id
-    replenishment.configure(pool_id, url="http://169.254.169.254/latest/meta-data/")
-    run = replenishment.run_now(pool_id)[0]
-    assert run.outcome == "failed" and "does not fetch from" in run.error
+    for address in ("http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/",
+                    "http://100.100.100.200/latest/", "http://0.0.0.0/", "http://[fe80::1]/"):
+        replenishment.configure(pool_id, url=address)
+        run = replenishment.run_now(pool_id)[0]
+        assert run.outcome == "failed" and "does not fetch from" in run.error, (address, run.error)
 
     files.body, files.token = batch("MOVED", 3), "tok"
     replenishment.configure(pool_id, url=files.url, bearer_token="tok")

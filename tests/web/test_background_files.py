@@ -115,3 +115,32 @@ def test_small_uploads_still_answer_at_once(as_role, app):
     answer = upload(as_role("marketer"), pool_id, codes_file(5))
     assert answer.status_code == 200 and "<strong>5</strong> imported" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
+    """A run that looked dead (silent too long) is taken over; when the first run gets to
+    its commit after all, it finds the job is no longer its own and rolls back."""
+    from datetime import timedelta
+
+    from portal.services import assignment, jobs
+    from portal.services.errors import Conflict
+
+    pool_id = pools.create_pool("Twice over", per_customer_limit=2).id
+    generation.generate_codes(pool_id, 80)
+    body = b"customer_id\n" + b"".join(b"CUSTOMER%03d\n" % i for i in range(20))
+    as_role("marketer").post(f"/pools/{pool_id}/customers/upload", headers=HX,
+                             data={"file": (io.BytesIO(body), "list.csv"), "when": "now"},
+                             content_type="multipart/form-data")
+    job = db.session.scalars(select(Job)).one()
+    slow = jobs.begin(job.id, "elsewhere.example:4242")  # a worker on another machine
+    with write_transaction() as session:
+        session.get(Job, job.id).heartbeat_at = deliveries.utcnow() - timedelta(days=1)
+    assert queue.recover_jobs() == [job.id]
+    queue.run_pending()  # the takeover applies the list
+    assert pools.counts(pool_id).assigned == 20
+    with open(slow.path, "wb") as again:
+        again.write(body)
+    with pytest.raises(Conflict), open(slow.path, "rb") as stream:
+        assignment.assign_file(pool_id, stream, job=slow.claim)
+    assert pools.counts(pool_id).assigned == 20  # not 40
+    assert db.session.get(Job, job.id).state == "done"
