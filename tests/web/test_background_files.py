@@ -4,6 +4,7 @@ all of it or none of it."""
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,9 @@ def test_a_large_customer_list_can_wait_for_the_send(as_role, app):
     assert "<strong>12</strong> added to the campaign" in done.text
     assert db.session.scalar(select(func.count()).select_from(Audience)) == 12
     assert pools.counts(pool_id).assigned == 0
+    # Stage 3 counts as done: the customers are in, their codes come with the send.
+    stepper = marketer.get(f"/pools/{pool_id}/channels").text
+    assert re.search(r'3\. Customers</span>\s*<span class="visually-hidden">\(done\)', stepper)
 
 
 def test_small_uploads_still_answer_at_once(as_role, app):
