@@ -108,8 +108,9 @@ def find_api_key(secret: str) -> ApiKey | None:
     """The live key with this secret, or None."""
     if not secret:
         return None
-    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
-    return key if key is not None and key.revoked_at is None else None
+    # Only live keys: the revoked ones never reach the session.
+    return db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret),
+                                                  ApiKey.revoked_at.is_(None)))
 
 
 def revoke_api_key(key_id: int) -> ApiKey:

@@ -33,9 +33,11 @@ _pools = Pool.__table__
 _counters = PoolCounter.__table__
 
 
-def check_low_stock(session: Session, pool_id: int) -> None:
+def check_low_stock(session: Session, pool_id: int, known: Pool | None = None) -> None:
     """After a change of available codes: alert on falling below the threshold, re-arm
     on rising to it again. Runs in the caller's transaction."""
+    if known is not None and known.low_stock_threshold == 0 and known.low_stock_alerted_at is None:
+        return  # no threshold and nothing to re-arm: the hot paths skip the read
     pool = session.execute(
         select(_pools.c.low_stock_threshold, _pools.c.low_stock_alerted_at)
         .where(_pools.c.id == pool_id)

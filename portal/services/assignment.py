@@ -174,7 +174,7 @@ def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) 
         pool = _usable_pool(session, pool_id)
         result = _assign_in(session, pool, data, actor)
         if result.new:
-            pools.adjust_counts(session, pool_id, available=-1, assigned=1)
+            pools.adjust_counts(session, pool_id, pool=pool, available=-1, assigned=1)
     return result
 
 
@@ -230,7 +230,8 @@ def assign_many(
                 result.already_assigned += 1
         result.failed.sort(key=lambda failure: failure.line)
         jobs.finish_in(session, job, result.summary())
-        pools.adjust_counts(session, pool_id, available=-result.assigned, assigned=result.assigned)
+        pools.adjust_counts(session, pool_id, pool=pool, available=-result.assigned,
+                            assigned=result.assigned)
     result.counts = pools.counts(pool_id)
     return result
 

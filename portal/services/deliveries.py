@@ -307,7 +307,7 @@ def _prepare(session: Session, job: Job, pool: Pool, now: datetime,
         ends = [t for t in (code.expires_at, pool.valid_until) if t]
         cache[row.id] = Prepared(row.id, 0, customer, code.code, code.code_id, min(ends) if ends else None)
     if given:
-        pools.adjust_counts(session, pool.id, available=-given, assigned=given)
+        pools.adjust_counts(session, pool.id, pool=pool, available=-given, assigned=given)
     return len(rows)
 
 

@@ -179,8 +179,9 @@ def counts_for(pool_ids: list[int]) -> dict[int, Counts]:
 _counters = PoolCounter.__table__
 
 
-def adjust_counts(session: Session, pool_id: int, **deltas: int) -> None:
-    """Add deltas to one random shard of the pool's counters, in the caller's transaction."""
+def adjust_counts(session: Session, pool_id: int, *, pool: Pool | None = None, **deltas: int) -> None:
+    """Add deltas to one random shard of the pool's counters, in the caller's transaction.
+    The pool, when the caller has it, spares the low-stock check a read."""
     columns = {key: _counters.c[key] + value for key, value in deltas.items() if value}
     if not columns:
         return
@@ -191,4 +192,4 @@ def adjust_counts(session: Session, pool_id: int, **deltas: int) -> None:
         .values(columns)
     )
     if deltas.get("available"):
-        alerts.check_low_stock(session, pool_id)
+        alerts.check_low_stock(session, pool_id, known=pool)

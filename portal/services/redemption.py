@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, utcnow
+from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, Store, utcnow
 from . import pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, normalize
@@ -171,20 +171,26 @@ def redeem(
             for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
                                 ("redeemed_store_id", store_id), ("order_ref", order_ref)):
                 set_committed_value(code, name, value)
-            redemption = Redemption(
-                code=code, store_id=store_id, user_id=actor.user_id,
-                api_key_id=actor.api_key_id, order_ref=order_ref,
-                idempotency_key=idempotency_key, redeemed_at=now,
-            )
-            session.add(redemption)
-            session.flush()
+            values = {"code_id": code.id, "store_id": store_id, "user_id": actor.user_id,
+                      "api_key_id": actor.api_key_id, "order_ref": order_ref,
+                      "idempotency_key": idempotency_key, "redeemed_at": now}
+            # A Core insert: the ORM's unit of work cost more than the row itself here.
+            new_id = session.execute(insert(Redemption.__table__).values(values)
+                                     .returning(Redemption.__table__.c.id)).scalar_one()
+            # The answer, built from what is known (not added to the session).
+            redemption = Redemption(id=new_id, **values)
+            set_committed_value(redemption, "code", code)
+            set_committed_value(redemption, "store",
+                                session.get(Store, store_id) if store_id is not None else None)
+            set_committed_value(redemption, "rolled_back_at", None)
+            set_committed_value(redemption, "rollback_reason", None)
             session.execute(insert(CodeEvent.__table__).values(
                 code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
                 kind="redeemed", from_status=before, to_status=CodeStatus.REDEEMED.value, at=now,
                 user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=store_id,
                 details={"order_ref": order_ref} if order_ref else {},
             ))
-            pools.adjust_counts(session, code.pool_id, **{before: -1, "redeemed": 1})
+            pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
         return redemption
     except (RedemptionRefused, IntegrityError):
         # A concurrent request with the same key won: answer with its redemption.
