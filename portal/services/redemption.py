@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..models import Code, CodeEvent, CodeStatus, PoolStatus, Redemption, Store, utcnow
-from . import pools
+from ..models import (
+    COUNTER_SHARDS,
+    Code,
+    CodeEvent,
+    CodeStatus,
+    PoolStatus,
+    Redemption,
+    Store,
+    utcnow,
+)
+from . import alerts, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
-from .tx import write_transaction
+from .tx import is_postgresql, write_transaction
 
 REASONS = (
     "unknown_code",
@@ -154,49 +165,97 @@ def redeem(
             code = verdict.code
             now = utcnow()
             before = code.status
-            done = session.execute(
-                update(Code)
-                .where(Code.id == code.id, Code.status == before)
-                .values(status=CodeStatus.REDEEMED.value, redeemed_at=now,
-                        redeemed_store_id=store_id, redeemed_by_user_id=actor.user_id,
-                        redeemed_by_api_key_id=actor.api_key_id, order_ref=order_ref)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if done != 1:
-                # Someone else redeemed it between our read and our write.
-                session.rollback()
-                raise _refusal(verdict_for(find_code(raw)))
-            # The row was changed by the UPDATE above; tell the loaded object without
-            # making it dirty, so the answer needs no second read.
-            for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
-                                ("redeemed_store_id", store_id), ("order_ref", order_ref)):
-                set_committed_value(code, name, value)
             values = {"code_id": code.id, "store_id": store_id, "user_id": actor.user_id,
                       "api_key_id": actor.api_key_id, "order_ref": order_ref,
                       "idempotency_key": idempotency_key, "redeemed_at": now}
-            # A Core insert: the ORM's unit of work cost more than the row itself here.
-            new_id = session.execute(insert(Redemption.__table__).values(values)
-                                     .returning(Redemption.__table__.c.id)).scalar_one()
-            # The answer, built from what is known (not added to the session).
-            redemption = Redemption(id=new_id, **values)
+            if is_postgresql():
+                new_id = _redeem_in_one_statement(session, code, before, values)
+            else:
+                new_id = _redeem_step_by_step(session, code, before, values)
+            if new_id is None:
+                # Someone else redeemed it between our read and our write.
+                session.rollback()
+                raise _refusal(verdict_for(find_code(raw)))
+            # The row was changed above; tell the loaded objects without making them
+            # dirty, so the answer needs no second read.
+            for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
+                                ("redeemed_store_id", store_id), ("order_ref", order_ref)):
+                set_committed_value(code, name, value)
+            redemption = Redemption(id=new_id, **values)  # the answer; not in the session
             set_committed_value(redemption, "code", code)
             set_committed_value(redemption, "store",
                                 session.get(Store, store_id) if store_id is not None else None)
             set_committed_value(redemption, "rolled_back_at", None)
             set_committed_value(redemption, "rollback_reason", None)
-            session.execute(insert(CodeEvent.__table__).values(
-                code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
-                kind="redeemed", from_status=before, to_status=CodeStatus.REDEEMED.value, at=now,
-                user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=store_id,
-                details={"order_ref": order_ref} if order_ref else {},
-            ))
-            pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
         return redemption
     except (RedemptionRefused, IntegrityError):
         # A concurrent request with the same key won: answer with its redemption.
         if idempotency_key and (earlier := _by_key(db.session, idempotency_key, raw)):
             return earlier
         raise
+
+
+def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict) -> int | None:
+    """The redemption's writes one by one: the conditional update, the redemption, the
+    history event and the counters. None when the code changed under us."""
+    done = session.execute(
+        update(Code)
+        .where(Code.id == code.id, Code.status == before)
+        .values(status=CodeStatus.REDEEMED.value, redeemed_at=values["redeemed_at"],
+                redeemed_store_id=values["store_id"], redeemed_by_user_id=values["user_id"],
+                redeemed_by_api_key_id=values["api_key_id"], order_ref=values["order_ref"])
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        return None
+    new_id = session.execute(insert(Redemption.__table__).values(values)
+                             .returning(Redemption.__table__.c.id)).scalar_one()
+    session.execute(insert(CodeEvent.__table__).values(
+        code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id, kind="redeemed",
+        from_status=before, to_status=CodeStatus.REDEEMED.value, at=values["redeemed_at"],
+        user_id=values["user_id"], api_key_id=values["api_key_id"], store_id=values["store_id"],
+        details={"order_ref": values["order_ref"]} if values["order_ref"] else {},
+    ))
+    pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
+    return new_id
+
+
+# PostgreSQL does all four writes in one statement (one round trip, nothing for the
+# ORM to build): the same conditional update, and the rest only when it matched.
+_REDEEM_PG = """
+WITH done AS (
+    UPDATE code SET status = 'redeemed', redeemed_at = :redeemed_at, redeemed_store_id = :store_id,
+        redeemed_by_user_id = :user_id, redeemed_by_api_key_id = :api_key_id, order_ref = :order_ref
+    WHERE id = :code_id AND status = :before
+    RETURNING id, pool_id, customer_id
+), added AS (
+    INSERT INTO redemption (code_id, store_id, user_id, api_key_id, order_ref, idempotency_key,
+                            redeemed_at)
+    SELECT id, :store_id, :user_id, :api_key_id, :order_ref, :idempotency_key, :redeemed_at FROM done
+    RETURNING id
+), event AS (
+    INSERT INTO code_event (code_id, pool_id, customer_id, kind, from_status, to_status, at,
+                            user_id, api_key_id, store_id, details)
+    SELECT id, pool_id, customer_id, 'redeemed', :before, 'redeemed', :redeemed_at,
+           :user_id, :api_key_id, :store_id, CAST(:details AS JSON) FROM done
+), counted AS (
+    UPDATE pool_counter SET {before} = {before} - 1, redeemed = redeemed + 1
+    WHERE pool_id = :pool_id AND shard = :shard AND EXISTS (SELECT 1 FROM done)
+)
+SELECT id FROM added
+"""
+_REDEEM_PG_FROM = {status: text(_REDEEM_PG.format(before=status))
+                   for status in (CodeStatus.ASSIGNED.value, CodeStatus.AVAILABLE.value)}
+
+
+def _redeem_in_one_statement(session: Session, code: Code, before: str, values: dict) -> int | None:
+    params = {**values, "before": before, "pool_id": code.pool_id,
+              "shard": random.randrange(COUNTER_SHARDS),
+              "details": json.dumps({"order_ref": values["order_ref"]} if values["order_ref"] else {})}
+    new_id = session.execute(_REDEEM_PG_FROM[before], params).scalar()
+    if new_id is not None and before == CodeStatus.AVAILABLE.value:
+        alerts.check_low_stock(session, code.pool_id, known=code.pool)
+    return new_id
 
 
 def _reload(redemption_id: int) -> Redemption:
