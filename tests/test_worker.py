@@ -145,14 +145,21 @@ def test_worker_sends_a_campaign_to_1000_customers_with_mixed_consent(setup, smt
     assert (report.sent, report.skipped, report.failed) == (len(expected), 1000 - len(expected), 0)
 
 
+def slow_campaign(name: str, prefix: str, n: int, smtp) -> tuple[int, list[CustomerData]]:  # noqa: ANN001
+    """A pool with n consenting customers, and an SMTP server slow enough (10 ms a
+    message) for a worker to be stopped in the middle of the send."""
+    pool_id = pools.create_pool(name).id
+    generation.generate_codes(pool_id, n + 100)
+    crowd = [CustomerData(customer_id=f"{prefix}{i:04d}", email=f"{prefix}{i}@example.com",
+                          email_consent=True) for i in range(n)]
+    assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
+    smtp.handler.delay = 0.01
+    return pool_id, crowd
+
+
 def test_killing_the_worker_midway_then_restarting_sends_nobody_twice(setup, smtp, tmp_path):
     app, env = setup
-    pool_id = pools.create_pool("Killed").id
-    generation.generate_codes(pool_id, 400)
-    crowd = [CustomerData(customer_id=f"Q{i:04d}", email=f"q{i}@example.com", email_consent=True)
-             for i in range(300)]
-    assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
-    smtp.handler.delay = 0.01  # slow enough to kill the worker in the middle
+    pool_id, crowd = slow_campaign("Killed", "q", 300, smtp)
 
     job, _ = queue.start_send(pool_id, "email")
     log = tmp_path / "worker.log"
@@ -207,12 +214,7 @@ def test_worker_takes_jobs_from_redis(setup, smtp, tmp_path, monkeypatch):
 
 def test_a_stopped_worker_hands_its_send_back_without_cutting_a_message(setup, smtp, tmp_path):
     app, env = setup
-    pool_id = pools.create_pool("Stopped").id
-    generation.generate_codes(pool_id, 300)
-    crowd = [CustomerData(customer_id=f"G{i:04d}", email=f"g{i}@example.com", email_consent=True)
-             for i in range(200)]
-    assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
-    smtp.handler.delay = 0.01
+    pool_id, crowd = slow_campaign("Stopped", "g", 200, smtp)
 
     job, _ = queue.start_send(pool_id, "email")
     log = tmp_path / "worker.log"
