@@ -164,15 +164,3 @@ def queue_file(kind: str, pool_id: int, stream, name: str, **options: Any) -> Jo
     job = jobs.queue_file(kind, pool_id, stream, name, **options)
     run_job(job.id)
     return job
-
-
-def run_pending(limit: int = 10_000) -> int:
-    """Run the tasks waiting on the queue in this process (tests, and `--wait` sends)."""
-    ran = 0
-    while ran < limit:
-        task = huey.dequeue()
-        if task is None:
-            return ran
-        huey.execute(task)
-        ran += 1
-    return ran

@@ -44,3 +44,17 @@ def kept_counts(pool_id: int) -> dict[str, int]:
 
 def customer(n: int | str, **values) -> CustomerData:
     return CustomerData(customer_id=str(n), **values)
+
+
+def run_queue(limit: int = 10_000) -> int:
+    """Run the tasks waiting on the job queue in this process, as a worker would."""
+    from portal import queue
+
+    ran = 0
+    while ran < limit:
+        task = queue.huey.dequeue()
+        if task is None:
+            return ran
+        queue.huey.execute(task)
+        ran += 1
+    return ran

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from portal import queue
 from portal.services import assignment, generation, pools
 from portal.services.customers import CustomerData
+from tests.helpers import run_queue
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_start_a_send_and_follow_it(api, pool_id, smtp):
     again = api.post(f"/pools/{pool_id}/sends", json={"channel": "email"})
     assert again.status_code == 200 and again.json["id"] == send["id"]
 
-    queue.run_pending()
+    run_queue()
     done = api.get(f"/pools/{pool_id}/sends/{send['id']}")
     assert done.status_code == 200
     assert done.json["state"] == "done"

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal import queue
 from portal.extensions import db
 from portal.models import Alert
 from portal.services import accounts, alerts, assignment, generation, imports, pools
 from portal.services.customers import CustomerData
 from portal.services.tx import write_transaction
+from tests.helpers import run_queue
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_low_stock_alerts_once_per_crossing_and_rearms_on_refill(app, smtp, rece
     take(pool_id, 3, start=5)  # 4, 3, 2 left: one crossing, one alert
     assert [a.kind for a in db.session.scalars(select(Alert))] == ["low_stock"]
     assert [p.id for p in alerts.low_pools()] == [pool_id]
-    queue.run_pending()  # the worker sends what the commit queued
+    run_queue()  # the worker sends what the commit queued
     (message,) = smtp.messages
     assert message["To"] == "owner@shop.example"
     assert "4 codes left" in message["Subject"]
@@ -53,7 +53,7 @@ def test_low_stock_alerts_once_per_crossing_and_rearms_on_refill(app, smtp, rece
     imports.import_codes(pool_id, io.BytesIO(b"".join(b"REFILL%03d\n" % i for i in range(10))))
     assert alerts.low_pools() == []  # re-armed
     take(pool_id, 8, start=8)  # 12 -> 4: the second crossing
-    queue.run_pending()
+    run_queue()
     assert [a.kind for a in db.session.scalars(select(Alert))] == ["low_stock", "low_stock"]
     assert len(smtp.messages) == 2 and len(receiver.received()) == 2
     alerts.check_all_low_stock()

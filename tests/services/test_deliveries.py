@@ -20,6 +20,7 @@ from portal.services.customers import CustomerData
 from portal.services.errors import InvalidInput
 from portal.services.links import voucher_url
 from portal.services.tx import write_transaction
+from tests.helpers import run_queue
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def campaign(codes: int, customers: list[CustomerData]) -> int:
 
 def send(pool_id: int, channel: str, **options) -> deliveries.Progress:  # noqa: ANN003
     job, _ = queue.start_send(pool_id, channel, **options)
-    queue.run_pending()
+    run_queue()
     return deliveries.progress(job.id)
 
 
@@ -102,7 +103,7 @@ def test_a_send_already_under_way_is_not_started_twice(app, smtp):
     job, created = queue.start_send(pool_id, "email")
     again, created_again = queue.start_send(pool_id, "email")
     assert created and not created_again and again.id == job.id
-    queue.run_pending()
+    run_queue()
     assert len(smtp.messages) == deliveries.progress(job.id).sent
 
 
@@ -217,7 +218,7 @@ def test_a_dead_worker_leaves_its_message_interrupted_and_the_rest_is_sent(app, 
         row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
         row.heartbeat_at = deliveries.utcnow()
     assert queue.recover_jobs() == [job.id]
-    queue.run_pending()
+    run_queue()
     report = deliveries.progress(job.id)
     assert report.sent == 4 and report.failed_by_reason == {"interrupted": 1}
     assert len(smtp.messages) == 4

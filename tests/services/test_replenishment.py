@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal import queue
 from portal.extensions import db
 from portal.models import Alert, Code, ImportBatch, Replenishment
 from portal.services import assignment, generation, pools, replenishment
 from portal.services.customers import CustomerData
 from portal.services.errors import InvalidInput
 from portal.services.tx import write_transaction
+from tests.helpers import run_queue
 from tests.servers import FileServer
 
 
@@ -218,18 +218,18 @@ def test_top_up_fires_once_per_crossing_and_respects_the_cap(app):
     replenishment.configure(pool_id, top_up_count=20, top_up_cap=40)
 
     take(pool_id, 6, 0)  # 9 available: below 10, one crossing
-    queue.run_pending()  # the worker answers the crossing
+    run_queue()  # the worker answers the crossing
     assert pools.counts(pool_id).available == 29
     assert all(c.startswith("TOP-") for c in db.session.scalars(select(Code.code)))
     replenishment.run_due()
-    queue.run_pending()
+    run_queue()
     assert pools.counts(pool_id).total == 35  # nothing more for the same crossing
 
     take(pool_id, 20, 6)  # 9 available again: the second crossing, 5 left under the cap
-    queue.run_pending()
+    run_queue()
     assert pools.counts(pool_id).total == 40 and pools.counts(pool_id).available == 14
     take(pool_id, 5, 26)  # 9: the third crossing, the cap is reached
-    queue.run_pending()
+    run_queue()
     assert pools.counts(pool_id).total == 40
     assert [(r.source, r.outcome) for r in replenishment.history(pool_id)] == [
         ("top_up", "skipped"), ("top_up", "generated"), ("top_up", "generated")]

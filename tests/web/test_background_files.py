@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import Audience, Code, ImportBatch, Job
 from portal.services import deliveries, generation, pools
 from portal.services.tx import write_transaction
+from tests.helpers import run_queue
 
 HX = {"HX-Request": "true"}
 
@@ -49,7 +50,7 @@ def test_a_large_import_runs_in_the_background_and_reports_when_done(as_role, ap
     running = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert running.status_code == 200 and "waiting for a worker" in running.text
 
-    queue.run_pending()
+    run_queue()
     done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert done.status_code == 286
     assert "<strong>50</strong> imported, <strong>1</strong> rejected" in done.text
@@ -65,7 +66,7 @@ def test_a_malformed_large_file_fails_and_changes_nothing(as_role, app):
     pool_id = pools.create_pool("Broken").id
     marketer = as_role("marketer")
     upload(marketer, pool_id, b"\x00\x01\x02binary" * 50)
-    queue.run_pending()
+    run_queue()
     job = db.session.scalars(select(Job)).one()
     assert job.state == "failed"
     answer = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
@@ -86,7 +87,7 @@ def test_a_file_job_is_applied_once_even_when_run_again(as_role, app):
         row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
         row.heartbeat_at = deliveries.utcnow()
     queue.recover_jobs()
-    queue.run_pending()
+    run_queue()
     queue.run_job.call_local(job.id)  # a duplicate of the queue message
     assert pools.counts(pool_id).available == 30
     assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 1
@@ -102,7 +103,7 @@ def test_a_large_customer_list_can_wait_for_the_send(as_role, app):
                            data={"file": (io.BytesIO(body), "list.csv"), "when": "send"},
                            content_type="multipart/form-data")
     assert answer.status_code == 202
-    queue.run_pending()
+    run_queue()
     job = db.session.scalars(select(Job)).one()
     done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert "<strong>12</strong> added to the campaign" in done.text
@@ -140,7 +141,7 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
     with write_transaction() as session:
         session.get(Job, job.id).heartbeat_at = deliveries.utcnow() - timedelta(days=1)
     assert queue.recover_jobs() == [job.id]
-    queue.run_pending()  # the takeover applies the list
+    run_queue()  # the takeover applies the list
     assert pools.counts(pool_id).assigned == 20
     with open(slow.path, "wb") as again:
         again.write(body)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import queue
 from portal.services import pools, replenishment
+from tests.helpers import run_queue
 from tests.servers import FileServer
 
 
@@ -31,7 +31,7 @@ def test_save_run_and_see_the_history(as_role, app, files):
     assert "A secret is stored" in page.text and "05:15 UTC" in page.text
 
     assert marketer.post(f"/pools/{pool_id}/replenishment/run").status_code == 302
-    queue.run_pending()
+    run_queue()
     assert pools.counts(pool_id).available == 2
     assert files.requests[0]["Authorization"] == "Bearer tok-secret-9"
     history = marketer.get(f"/pools/{pool_id}")

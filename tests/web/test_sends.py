@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal import queue
 from portal.extensions import db
 from portal.models import Job
 from portal.services import accounts, assignment, generation, pools
 from portal.services.customers import CustomerData
+from tests.helpers import run_queue
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_sending_shows_progress_until_done(as_role, pool_id, smtp):
     assert waiting.status_code == 200  # still polling
     assert 'hx-trigger="every 1s"' in waiting.text and "waiting for a worker" in waiting.text
 
-    queue.run_pending()
+    run_queue()
     done = marketer.get(f"/pools/{pool_id}/sends/{job.id}/progress")
     assert done.status_code == 286  # stops the polling
     assert "hx-trigger" not in done.text
