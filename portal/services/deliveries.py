@@ -38,6 +38,7 @@ from ..models import (
 )
 from . import channels, pools, transports
 from .assignment import assign_to
+from .customers import CustomerData
 from .errors import InvalidInput, NotFound, PoolUnavailable
 from .links import voucher_url_maker
 from .tx import is_postgresql, write_transaction
@@ -261,7 +262,8 @@ def _finish(session: Session, delivery_id: int, state: str, now: datetime, *cond
 
 
 def _code_for(session: Session, pool: Pool, customer: Customer):  # noqa: ANN202
-    """(code row, None) the customer holds or is newly given, or (None, skip reason)."""
+    """(assignment, None, new) for the code the customer holds or is newly given, or
+    (None, skip reason, False)."""
     try:
         given = assign_to(session, pool, customer.id, customer.external_id)
     except PoolUnavailable as exc:
@@ -591,24 +593,19 @@ def send_test(pool_id: int, channel: str, to: str) -> None:
     """Send the pool's message with a sample code to the marketer's own address or
     phone. Nothing is assigned or recorded; raises DeliveryError when it fails."""
     _check_channel(channel)
-    to = (to or "").strip()
-    if channel == "email" and ("@" not in to or len(to) > 254 or any(c in to for c in " \r\n<>,")):
-        raise InvalidInput(f"“{to}” is not an email address.", field="to")
-    if channel == "sms" and not (to and len(to) <= 32 and all(c in "+0123456789 ()-" for c in to)):
-        raise InvalidInput(f"“{to}” is not a phone number.", field="to")
+    # The same address rules as a customer's.
+    checked = CustomerData(customer_id="sample", email=to if channel == "email" else None,
+                           phone=to if channel == "sms" else None).checked()
     pool = pools.get_pool(pool_id)
-    composer = Composer(pool, lambda _: "", channels.settings(pool_id))
     sample = channels.sample_values(pool)
-    customer = Customer(external_id="sample", first_name=sample["first_name"], email=to, phone=to,
-                        email_consent=True, sms_consent=True)
+    composer = Composer(pool, lambda _: sample["voucher_url"], channels.settings(pool_id))
+    customer = Customer(external_id="sample", first_name=sample["first_name"], email=checked.email,
+                        phone=checked.phone, email_consent=True, sms_consent=True)
     item = Prepared(0, 1, customer, sample["code"], 0, pool.valid_until)
-    composer.link = lambda _: sample["voucher_url"]
     sender = Channel(channel, current_app.config)
     try:
         if channel == "email":
-            values = composer.values(item)
-            values["code"] = sample["code"]
-            email = composer.email(to, values)
+            email = composer.email(checked.email, composer.values(item))
             sender.transport.send(transports.Email(email.to, "[Test] " + email.subject, email.text,
                                                    email.html))
         else:
