@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from bench.common import fresh_app, machine, write_section  # noqa: E402
-from portal.services import assignment, deliveries, generation, pools  # noqa: E402
+from portal import queue  # noqa: E402
+from portal.services import assignment, generation, pools, sending  # noqa: E402
 from portal.services.customers import CustomerData  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
@@ -72,12 +73,12 @@ def ours(kind: str, port: int, n: int, workdir: Path) -> float:
         crowd = [CustomerData(customer_id=f"C{i:06d}", first_name="Maria", email=f"c{i}@example.com",
                               email_consent=True) for i in range(n)]
         assignment.assign_many(pool_id, list(enumerate(crowd, start=2)), now=False)
-        job, _ = deliveries.start_send(pool_id, "email")
+        job, _ = sending.start_send(pool_id, "email")
         start = time.perf_counter()
-        while deliveries.process_send(job.id) is not None:
+        while queue.send_now(job.id) is not None:
             pass
         elapsed = time.perf_counter() - start
-        report = deliveries.progress(job.id)
+        report = sending.progress(job.id)
         assert report.sent == n, report
     return n / elapsed
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from . import queue
 from .extensions import db
-from .models import Job
+from .models import Job, Transport
 from .services import accounts, assignment, generation, imports, pools
 from .services.errors import (
     Conflict,
@@ -207,7 +207,7 @@ def register(app: Flask) -> None:
 
     @app.cli.command("send")
     @click.argument("pool_id", type=int)
-    @click.option("--channel", type=click.Choice(["email", "sms", "webhook"]), required=True)
+    @click.option("--channel", type=click.Choice([t.value for t in Transport]), required=True)
     @click.option("--wait", is_flag=True,
                   help="Send from this process and return when done, with the counts.")
     @click.option("--resend-interrupted", is_flag=True,
@@ -216,9 +216,9 @@ def register(app: Flask) -> None:
     @domain_errors
     def send(pool_id: int, channel: str, wait: bool, resend_interrupted: bool) -> None:
         """Send a pool's campaign on a channel to every customer not sent to yet."""
-        from .services import deliveries
+        from .services import sending
 
-        job, created = deliveries.start_send(pool_id, channel, resend_interrupted=resend_interrupted)
+        job, created = sending.start_send(pool_id, channel, resend_interrupted=resend_interrupted)
         click.echo(f"{'started' if created else 'already under way:'} send {job.id} "
                    f"to {job.total:,} customers by {channel}")
         if not wait:
@@ -226,19 +226,18 @@ def register(app: Flask) -> None:
                 queue.run_job(job.id)
                 click.echo("a worker (portal worker) sends it; follow it in the portal")
             return
-        lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
         while job.active:
             # A run of this command stopped mid-message (Ctrl-C) left its row in doubt:
-            # mark it interrupted, as a worker's recovery would.
-            deliveries.recover(lease)
-            due = deliveries.process_send(job.id)
+            # the recovery marks it interrupted, as a worker's would.
+            queue.recover_jobs()
+            due = queue.send_now(job.id)
             if due is not None:
                 # Retries wait their turn: sleep until the first is due.
                 time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.05)
             job = db.session.get(Job, job.id, populate_existing=True)
             if job.active and due is None:
-                time.sleep(0.5)  # a worker holds the job's last rows: wait for it to finish
-        report = deliveries.progress(job.id)
+                time.sleep(0.5)  # a worker holds the job: wait for it to finish
+        report = sending.progress(job.id)
         click.echo(f"sent: {report.sent:,}")
         click.echo(f"failed: {report.failed:,}")
         for reason, n in sorted(report.failed_by_reason.items()):
@@ -286,21 +285,14 @@ def register(app: Flask) -> None:
         """Run background jobs (campaign sends, large files, alerts) until stopped."""
         import logging
 
-        from .services import deliveries
-
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         restarted = queue.recover_jobs()
         if restarted:
             click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")
         queue.deliver_alerts()
-        # SIGTERM and Ctrl-C stop gracefully: sends hand their job back between messages.
-        consumer = queue.huey.create_consumer(
-            workers=threads or current_app.config["WORKER_THREADS"], worker_type="thread",
-            periodic=True, initial_delay=0.05, backoff=1.5, max_delay=1.0,
-            graceful_signal="TERM", shutdown_timeout=60)
-        deliveries.stop_requested = consumer.stop_flag.is_set
-        click.echo(f"worker ready ({current_app.config['QUEUE_STORAGE']} queue)")
-        consumer.run()
+        storage = current_app.config["QUEUE_STORAGE"]
+        queue.run_worker(threads or current_app.config["WORKER_THREADS"],
+                         on_ready=lambda: click.echo(f"worker ready ({storage} queue)"))
 
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True)

@@ -281,6 +281,24 @@ class CodeEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class Channel(enum.StrEnum):
+    """A way a pool reaches its customers in stage 4, with a message the marketer sets
+    up there (a `ChannelSetting`)."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    PAGE = "page"
+    EXPORT = "export"
+
+
+class Transport(enum.StrEnum):
+    """How a send hands each message over; a send job targets one transport."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
 class ChannelSetting(db.Model):
     """How one pool reaches customers on one channel, and the message it sends there."""
 
@@ -293,7 +311,7 @@ class ChannelSetting(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("channel IN ('email', 'sms', 'page', 'export')", name="channel"),
+        CheckConstraint(f"channel IN ({_values(Channel)})", name="channel"),
     )
 
 
@@ -313,7 +331,10 @@ class DeliveryState(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-SEND_CHANNELS = ("email", "sms", "webhook")
+class JobKind(enum.StrEnum):
+    SEND = "send"  # a campaign send on one transport
+    IMPORT = "import"  # a large code file
+    ASSIGN = "assign"  # a large customer list
 
 
 class Audience(db.Model):
@@ -331,14 +352,15 @@ class Job(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     pool_id: Mapped[int] = mapped_column(ForeignKey("pool.id"), index=True)
-    channel: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))  # a send's Transport
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value)
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     # What a file job works on and what it found: the upload's path and name, then
     # its result (the import batch, or the assignment's counts and failed lines).
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
-    # host:pid of the worker running it, and when that worker last showed signs of life.
+    # The claim of the run holding it (host:pid/token), and when that run last showed
+    # signs of life.
     worker: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -377,7 +399,7 @@ class Delivery(db.Model):
     __table_args__ = (
         UniqueConstraint("pool_id", "customer_id", "channel", name="uq_delivery_once"),
         CheckConstraint(f"state IN ({_values(DeliveryState)})", name="state"),
-        CheckConstraint("channel IN ('email', 'sms', 'webhook')", name="channel"),
+        CheckConstraint(f"channel IN ({_values(Transport)})", name="channel"),
         Index("ix_delivery_job_state_id", "job_id", "state", "id"),
     )
 

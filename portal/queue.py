@@ -1,10 +1,11 @@
-"""Background work on Huey: campaign sends, alerts and the worker's periodic checks.
+"""Background work on Huey: what runs jobs, alerts and the worker's periodic checks, and
+the table of what runs after a committed change.
 
 The queue lives in an SQLite file in the instance folder by default, so one machine
 needs no other server; with REDIS_URL set it lives in Redis, and workers on several
 machines share it. What a job has done is kept in the portal's own database (the
 `job` and `delivery` tables), so a lost queue message costs nothing: the periodic
-recovery puts every unfinished job back on the queue.
+recovery puts every job that nothing would run back on the queue.
 """
 
 from __future__ import annotations
@@ -16,24 +17,26 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from . import emails
 from .extensions import db
-from .models import Job, utcnow
-from .services import alerts, deliveries, jobs, replenishment
+from .models import Job, JobKind, utcnow
+from .services import alerts, assignment, events, imports, jobs, replenishment, sending
 from .services.errors import DomainError
 
 log = logging.getLogger(__name__)
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
+# Set while `run_worker` is stopping: a send hands its job back between two messages.
+_stopping: Callable[[], bool] = lambda: False  # noqa: E731
 
 
 def init_queue(app: Flask) -> None:
-    """Point the queue at the storage the app's configuration names."""
+    """Point the queue at the storage the app's configuration names, and give the app
+    its table of what runs after a committed change."""
     global _app
     _app = app
     name = app.config["QUEUE_NAME"]
@@ -46,6 +49,7 @@ def init_queue(app: Flask) -> None:
         path = Path(app.instance_path) / "queue.sqlite3"
         huey.storage = SqliteStorage(name, filename=str(path))
     huey.name = name
+    events.install(app, HANDLERS)
 
 
 def in_app(func: Callable) -> Callable:
@@ -61,6 +65,33 @@ def in_app(func: Callable) -> Callable:
     return wrapper
 
 
+def _run_file_job(job_id: int) -> None:
+    """Apply a queued import or customer list, all of it or none of it."""
+    run = jobs.begin_file(job_id)
+    if run is None:
+        return
+    job = run.job
+    try:
+        with open(run.path, "rb") as stream:
+            if job.kind == JobKind.IMPORT:
+                imports.import_codes(job.pool_id, stream, source=job.details["name"], actor=run.actor,
+                                     job=run.claim)
+            else:
+                assignment.assign_file(job.pool_id, stream, actor=run.actor,
+                                       now=bool(job.details.get("now", True)), job=run.claim)
+    except FileNotFoundError:
+        jobs.fail(run.claim, "The uploaded file is gone from the server; upload it again.")
+    except DomainError as exc:
+        if exc.reason != "job_taken_over":
+            jobs.fail(run.claim, exc.message)
+    jobs.forget_upload(run)
+
+
+def send_now(job_id: int) -> Any:
+    """Run a send job in this process until nothing is due: when to run it again, or None."""
+    return sending.process_send(job_id, emails.voucher_html, should_stop=_stopping)
+
+
 @huey.task(name="job")
 @in_app
 def run_job(job_id: int) -> None:
@@ -69,10 +100,10 @@ def run_job(job_id: int) -> None:
     job = db.session.get(Job, job_id)
     if job is None:
         return
-    if job.kind in jobs.FILE_KINDS:
-        jobs.run_file_job(job_id, deliveries.worker_name())
+    if job.kind != JobKind.SEND:
+        _run_file_job(job_id)
         return
-    due = deliveries.process_send(job_id)
+    due = send_now(job_id)
     if due is not None:
         delay = max(0.0, (due - utcnow()).total_seconds())
         run_job.schedule((job_id,), delay=delay)
@@ -82,13 +113,20 @@ def run_job(job_id: int) -> None:
 @in_app
 def deliver_alerts() -> None:
     """Send the alerts that are waiting."""
-    alerts.deliver_pending()
+    alerts.deliver_pending(emails.alert_html)
+
+
+def _messaged_jobs() -> set[int]:
+    """The jobs that a message waiting on the queue (now or scheduled) will run."""
+    waiting = list(huey.pending()) + list(huey.scheduled())
+    return {task.args[0] for task in waiting if task.name == run_job.name and task.args}
 
 
 def recover_jobs() -> list[int]:
-    """Put back on the queue every job whose worker died or whose message was lost."""
-    lease = timedelta(seconds=_app.config["JOB_LEASE_SECONDS"])
-    ids = deliveries.recover(lease)
+    """Put back on the queue every job that nothing would run: its worker died or went
+    silent, or its queue message was lost."""
+    lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    ids = jobs.recover(lease, _messaged_jobs())
     for job_id in ids:
         run_job(job_id)
     return ids
@@ -102,7 +140,7 @@ def maintenance() -> None:
     recover_jobs()
     alerts.check_all_low_stock()
     alerts.check_expiry()
-    alerts.deliver_pending()
+    alerts.deliver_pending(emails.alert_html)
 
 
 @huey.task(name="top_up")
@@ -129,31 +167,17 @@ def replenish() -> None:
     replenishment.run_due()
 
 
-@event.listens_for(Session, "after_commit")
-def _alerts_written(session: Session) -> None:
-    # An alert row was committed: have a worker send it now rather than within a minute,
-    # and top up a pool that just ran low.
-    pending = session.info.pop(alerts.PENDING_FLAG, False)
-    crossed = session.info.pop(alerts.CROSSED_FLAG, None)
-    try:
-        if pending:
-            deliver_alerts()
-        if crossed:
-            top_up(sorted(crossed))
-    except Exception:  # noqa: BLE001
-        # The change is committed; the worker's minute checks send and top up anyway.
-        log.exception("could not queue the alert or top-up; the periodic check will")
-
-
-@event.listens_for(Session, "after_rollback")
-def _alerts_dropped(session: Session) -> None:
-    session.info.pop(alerts.PENDING_FLAG, None)
-    session.info.pop(alerts.CROSSED_FLAG, None)
+# What runs after a change is committed, in one place. Each handler only queues work:
+# should the queue be unreachable, the worker's minute checks catch up.
+HANDLERS: events.Handlers = {
+    events.AlertWritten: (lambda event: deliver_alerts(),),
+    events.LowStockCrossed: (lambda event: top_up([event.pool_id]),),
+}
 
 
 def start_send(pool_id: int, channel: str, **options: Any) -> tuple[Job, bool]:
     """Queue a campaign send and hand it to a worker."""
-    job, created = deliveries.start_send(pool_id, channel, **options)
+    job, created = sending.start_send(pool_id, channel, **options)
     if created and job.active:
         run_job(job.id)
     return job, created
@@ -164,3 +188,20 @@ def queue_file(kind: str, pool_id: int, stream, name: str, **options: Any) -> Jo
     job = jobs.queue_file(kind, pool_id, stream, name, **options)
     run_job(job.id)
     return job
+
+
+def send_test(pool_id: int, channel: str, to: str) -> None:
+    """Send the pool's message with a sample code to the marketer's own address or phone."""
+    sending.send_test(pool_id, channel, to, emails.voucher_html)
+
+
+def run_worker(threads: int, on_ready: Callable[[], None] = lambda: None) -> None:
+    """Run the consumer until stopped (recover unfinished jobs first with recover_jobs).
+    SIGTERM and Ctrl-C stop it gracefully: a send hands its job back between two messages."""
+    global _stopping
+    consumer = huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=True, initial_delay=0.05, backoff=1.5,
+        max_delay=1.0, graceful_signal="TERM", shutdown_timeout=60)
+    _stopping = consumer.stop_flag.is_set
+    on_ready()
+    consumer.run()

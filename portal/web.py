@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api import errors as api_errors
 from .services import alerts
+from .services.codes import effective_expiry
 from .services.errors import DomainError
 
 
@@ -25,8 +26,13 @@ def day(value: datetime | None) -> str:
     return value.strftime("%d %b %Y") if value else "—"
 
 
+def ends_at(code) -> datetime | None:  # noqa: ANN001
+    """A code's effective expiry (its own or its pool's end, the earlier)."""
+    return effective_expiry(code.expires_at, code.pool.valid_until)
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(number=number, when=when, day=day)
+    app.jinja_env.filters.update(number=number, when=when, day=day, ends_at=ends_at)
     # Called by the page only for marketers and admins: the low-stock banner.
     app.jinja_env.globals.update(low_stock_pools=alerts.low_pools)
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal import create_app, queue
 from portal.extensions import db
 from portal.models import Code, Customer, Delivery, Job
-from portal.services import assignment, deliveries, generation, pools
+from portal.services import assignment, generation, pools, sending
 from portal.services.customers import CustomerData
 from portal.services.links import voucher_url
 from tests.conftest import postgres_schema
@@ -103,7 +103,7 @@ def job_state(job_id: int) -> str:
 
 
 def sent_count(job_id: int) -> int:
-    return deliveries.progress(job_id).sent
+    return sending.progress(job_id).sent
 
 
 def test_worker_sends_a_campaign_to_1000_customers_with_mixed_consent(setup, smtp, tmp_path):
@@ -141,7 +141,7 @@ def test_worker_sends_a_campaign_to_1000_customers_with_mixed_consent(setup, smt
     # Codes went only to the customers who were sent one (and the 20 who held one).
     assert len(codes) == len(expected) + sum(1 for c in crowd[:20] if c.customer_id not in
                                              expected.values())
-    report = deliveries.progress(job.id)
+    report = sending.progress(job.id)
     assert (report.sent, report.skipped, report.failed) == (len(expected), 1000 - len(expected), 0)
 
 
@@ -228,4 +228,4 @@ def test_a_stopped_worker_hands_its_send_back_without_cutting_a_message(setup, s
 
     finish_with_a_new_worker(env, log, job.id)
     assert Counter(m["To"] for m in smtp.messages) == Counter(c.email for c in crowd)
-    assert deliveries.progress(job.id).failed == 0
+    assert sending.progress(job.id).failed == 0

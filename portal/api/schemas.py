@@ -3,15 +3,27 @@ pydantic's JSON Schema, make the OpenAPI document: one definition for both."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from .. import models
+
 API_MAX_GENERATE = 1_000_000
-BarcodeFormat = Literal["qr", "code128", "ean13", "none"]
-PoolStatus = Literal["active", "paused", "archived"]
-CodeStatus = Literal["available", "assigned", "redeemed", "canceled"]
+
+
+def _choices(enum_cls: type[enum.StrEnum]):  # noqa: ANN202
+    """A schema's closed set of strings, taken from the model's enum (their one home)."""
+    return Literal[tuple(member.value for member in enum_cls)]
+
+
+BarcodeFormat = _choices(models.BarcodeFormat)
+PoolStatus = _choices(models.PoolStatus)
+CodeStatus = _choices(models.CodeStatus)
+Transport = _choices(models.Transport)
+JobState = _choices(models.JobState)
 
 
 def _whole(value: object) -> object:
@@ -275,7 +287,7 @@ class Health(BaseModel):
 
 
 class SendStart(Strict):
-    channel: Literal["email", "sms", "webhook"]
+    channel: Transport
     resend_interrupted: bool = Field(False, description=(
         "Also send again the messages a stopped worker may have sent (`failed: interrupted`)."))
 
@@ -290,8 +302,8 @@ class Send(BaseModel):
 
     id: int
     pool_id: int
-    channel: str
-    state: Literal["queued", "running", "waiting", "done", "failed"]
+    channel: Transport
+    state: JobState
     total: int
     sent: int
     failed: int

@@ -11,13 +11,14 @@ from ..services import (
     accounts,
     assignment,
     customers,
-    deliveries,
     generation,
     imports,
     pools,
     redemption,
     replenishment,
+    sending,
 )
+from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
 from ..services.errors import DomainError, InvalidInput
 from ..services.links import voucher_url
@@ -68,12 +69,11 @@ def _replenishment(pool_id: int) -> schemas.ReplenishmentOut | None:
 
 def _voucher(code: Code) -> schemas.Voucher:
     pool = code.pool
-    ends = [t for t in (code.expires_at, pool.valid_until) if t is not None]
     return schemas.Voucher(
         code=code.code, pool_id=pool.id, pool_name=pool.name, benefit=pool.benefit or "",
         status=code.status, customer_id=code.customer.external_id if code.customer else None,
         assigned_at=code.assigned_at, redeemed_at=code.redeemed_at,
-        expires_at=min(ends) if ends else None,
+        expires_at=effective_expiry(code.expires_at, pool.valid_until),
         voucher_url=voucher_url(code.id) if code.customer_id else None,
     )
 
@@ -261,14 +261,14 @@ def start_send(pool_id: int, body: schemas.SendStart):
         if exc.reason != "channel_not_configured":
             raise
         raise ApiError(422, exc.reason, exc.message) from exc
-    return _send(deliveries.progress(job.id)), (202 if created else 200)
+    return _send(sending.progress(job.id)), (202 if created else 200)
 
 
 @operation("GET", "/pools/<id:pool_id>/sends/<id:send_id>", summary="A send's progress",
            responses={200: schemas.Send}, errors={404: "No such send for this pool (`unknown_job`)."})
 def get_send(pool_id: int, send_id: int):
-    job = deliveries.get_job(pool_id, send_id)
-    return _send(deliveries.progress(job.id)), 200
+    job = sending.get_job(pool_id, send_id)
+    return _send(sending.progress(job.id)), 200
 
 
 @operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",

@@ -14,6 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..models import Transport
+
 BARCODES = [SelectChoice("qr", "QR code"), SelectChoice("code128", "Code 128 barcode"),
             SelectChoice("ean13", "EAN-13 barcode (numeric codes)"), SelectChoice("none", "None")]
 CHARSETS = [SelectChoice("alphanumeric", "Letters and digits, no look-alikes (0 O 1 I L)"),
@@ -92,7 +94,8 @@ class SendForm(FlaskForm):
 
 
 class TestSendForm(FlaskForm):
-    channel = SelectField("Channel", choices=[SelectChoice("email", "Email"), SelectChoice("sms", "SMS")])
+    channel = SelectField("Channel", choices=[SelectChoice(Transport.EMAIL.value, "Email"),
+                                              SelectChoice(Transport.SMS.value, "SMS")])
     to = StringField("Your email address or phone number", validators=[DataRequired(), Length(max=254)])
 
 

@@ -6,24 +6,26 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import queue
+from ..models import Transport
 from ..roles import requires
-from ..services import deliveries, pools, transports
+from ..services import pools, sending, transports
 from ..services.errors import DomainError
 from . import bp
 from .forms import SendForm, TestSendForm
 
 MARKETING = ("admin", "marketer")
-CHANNEL_NAMES = {"email": "email", "sms": "SMS", "webhook": "webhook"}
+CHANNEL_NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
+TRANSPORTS = ", ".join(t.value for t in Transport)
 
 
 def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
     """What stage 4's send panel shows: who it reaches, the channels ready, recent sends."""
     config = current_app.config
     context = {
-        "audience": deliveries.audience_size(pool_id),
+        "audience": sending.audience_size(pool_id),
         "ready": {name: transports.configured(config, name) for name in CHANNEL_NAMES},
         "channel_names": CHANNEL_NAMES,
-        "sends": [deliveries.progress(job.id) for job in deliveries.jobs_for(pool_id, limit=5)],
+        "sends": [sending.progress(job.id) for job in sending.jobs_for(pool_id, limit=5)],
         "send_form": SendForm(formdata=None),
         "test_form": TestSendForm(formdata=None),
         "test_result": None,
@@ -32,7 +34,7 @@ def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
     return context
 
 
-@bp.post("/<id:pool_id>/sends/<any(email, sms, webhook):channel>")
+@bp.post(f"/<id:pool_id>/sends/<any({TRANSPORTS}):channel>")
 @requires(*MARKETING)
 def start_send(pool_id: int, channel: str):
     """Queue the campaign on a channel and show its progress."""
@@ -57,9 +59,9 @@ def start_send(pool_id: int, channel: str):
 @requires(*MARKETING)
 def send_page(pool_id: int, job_id: int):
     """One send: its progress bar, counts, reasons and errors, and what to do next."""
-    job = deliveries.get_job(pool_id, job_id)
+    job = sending.get_job(pool_id, job_id)
     return render_template("pools/send.html", pool=pools.get_pool(pool_id),
-                           report=deliveries.progress(job.id), send_form=SendForm(formdata=None),
+                           report=sending.progress(job.id), send_form=SendForm(formdata=None),
                            channel_names=CHANNEL_NAMES)
 
 
@@ -67,8 +69,8 @@ def send_page(pool_id: int, job_id: int):
 @requires(*MARKETING)
 def send_progress(pool_id: int, job_id: int):
     """The progress panel alone, polled while the send runs; 286 stops the polling."""
-    job = deliveries.get_job(pool_id, job_id)
-    report = deliveries.progress(job.id)
+    job = sending.get_job(pool_id, job_id)
+    report = sending.progress(job.id)
     body = render_template("pools/partials/_send_progress.html", pool=pools.get_pool(pool_id),
                            report=report, channel_names=CHANNEL_NAMES)
     return body, 200 if report.job.active else 286
@@ -85,7 +87,7 @@ def test_send(pool_id: int):
     status = 422
     if form.validate_on_submit():
         try:
-            deliveries.send_test(pool_id, form.channel.data, form.to.data)
+            queue.send_test(pool_id, form.channel.data, form.to.data)
         except DomainError as exc:
             form.to.errors.append(exc.message)
         except transports.DeliveryError as exc:

@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user
 
 from .. import queue
+from ..models import Channel
 from ..roles import current_actor, requires
 from ..services import assignment, channels, generation, imports, jobs, pools
 from ..services.customers import CustomerData
@@ -336,7 +337,7 @@ def _message_preview(pool, subject: str, body: str, footer: str, channel: str) -
     return out
 
 
-@bp.post("/<id:pool_id>/channels/<any(email, sms, page, export):channel>")
+@bp.post(f"/<id:pool_id>/channels/<any({', '.join(Channel)}):channel>")
 @requires(*MARKETING)
 def save_channel(pool_id: int, channel: str):
     """Save one channel's choice and message."""

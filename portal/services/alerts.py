@@ -7,17 +7,18 @@ crashed worker loses no alert. A flag on the pool makes it once per crossing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Alert, Pool, PoolCounter, PoolStatus, Role, User, utcnow
 from . import transports
-from .links import pool_url
+from .events import AlertWritten, LowStockCrossed, record
 from .tx import write_transaction
 
 EXPIRY_NOTICE = timedelta(days=7)
@@ -25,12 +26,15 @@ EXPIRY_NOTICE = timedelta(days=7)
 CLAIM_LEASE = timedelta(minutes=5)
 # Tries per alert when a target fails for a passing reason, CLAIM_LEASE apart.
 ATTEMPTS = 5
-PENDING_FLAG = "portal.alerts_pending"
-# Pools that just crossed below their threshold, for an automatic top-up after commit.
-CROSSED_FLAG = "portal.low_stock_crossed"
 
 _pools = Pool.__table__
 _counters = PoolCounter.__table__
+
+
+def write(session: Session, pool_id: int, kind: str, details: dict, now: datetime) -> None:
+    """Write an alert in the caller's transaction; it is sent once that commits."""
+    session.add(Alert(pool_id=pool_id, kind=kind, created_at=now, details=details))
+    record(AlertWritten(pool_id))
 
 
 def check_low_stock(session: Session, pool_id: int, known: Pool | None = None) -> None:
@@ -57,11 +61,9 @@ def check_low_stock(session: Session, pool_id: int, known: Pool | None = None) -
             .values(low_stock_alerted_at=now)
         ).rowcount
         if crossed:
-            session.add(Alert(pool_id=pool_id, kind="low_stock", created_at=now,
-                              details={"available": available,
-                                       "threshold": pool.low_stock_threshold}))
-            session.info[PENDING_FLAG] = True
-            session.info.setdefault(CROSSED_FLAG, set()).add(pool_id)
+            write(session, pool_id, "low_stock",
+                  {"available": available, "threshold": pool.low_stock_threshold}, now)
+            record(LowStockCrossed(pool_id))
     elif pool.low_stock_alerted_at is not None:
         session.execute(update(_pools).where(_pools.c.id == pool_id)
                         .values(low_stock_alerted_at=None))
@@ -98,8 +100,8 @@ def check_expiry(now: datetime | None = None) -> int:
                 .values(expiry_alerted_at=now)).rowcount
             if marked:
                 ends = session.get(Pool, pool_id).valid_until
-                session.add(Alert(pool_id=pool_id, kind="expiry", created_at=now,
-                                  details={"unredeemed": assigned, "valid_until": ends.isoformat()}))
+                write(session, pool_id, "expiry", {"unredeemed": assigned, "valid_until": ends.isoformat()},
+                      now)
                 written += 1
     return written
 
@@ -145,7 +147,11 @@ def recipients(pool: Pool) -> list[str]:
         User.role == Role.ADMIN.value, User.active.is_(True)).order_by(User.id)))
 
 
-def deliver_pending() -> int:
+# The HTML part of an alert email, composed at the edge from the notice and the pool.
+AlertHtml = Callable[["Notice", Pool], str]
+
+
+def deliver_pending(html: AlertHtml) -> int:
     """Send every alert not sent yet, each one once; returns how many went out."""
     config = current_app.config
     sent = 0
@@ -169,7 +175,7 @@ def deliver_pending() -> int:
             if not taken:
                 continue
             done = set(alert.details.get("done", []))
-            errors, transient = _send(alert, mailer, hook, done)
+            errors, transient = _send(alert, mailer, hook, done, html)
             with write_transaction() as session:
                 row = session.get(Alert, alert.id, populate_existing=True)
                 attempts = row.details.get("attempts", 0) + 1
@@ -187,7 +193,7 @@ def deliver_pending() -> int:
 
 
 def _send(alert: Alert, mailer: transports.Mailer | None, hook: transports.WebhookSender | None,
-          done: set[str]) -> tuple[list[str], bool]:
+          done: set[str], html: AlertHtml) -> tuple[list[str], bool]:
     """Send the alert to every target not in `done` (which it adds to): (errors, whether
     one of them is worth another attempt)."""
     pool = db.session.get(Pool, alert.pool_id)
@@ -196,12 +202,12 @@ def _send(alert: Alert, mailer: transports.Mailer | None, hook: transports.Webho
     if mailer is None and hook is None:
         errors.append("no email or webhook is configured; the banner in the portal shows it")
     if mailer is not None:
-        html = render_template("email/alert.html", notice=notice, link=pool_url(pool.id))
+        part = html(notice, pool)
         for address in recipients(pool):
             if f"email:{address}" in done:
                 continue
             try:
-                mailer.send(transports.Email(address, notice.subject, notice.text, html,
+                mailer.send(transports.Email(address, notice.subject, notice.text, part,
                                              message_id=f"<alert-{alert.id}@voucher-portal>"))
                 done.add(f"email:{address}")
             except transports.DeliveryError as exc:

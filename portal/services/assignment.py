@@ -7,15 +7,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Code, CodeEvent, CodeStatus, Pool, PoolStatus, utcnow
-from . import jobs, pools
+from ..models import Code, CodeStatus, Pool, PoolStatus, utcnow
+from . import history, jobs, pools
 from .actor import SYSTEM, Actor
+from .codes import effective_expiry
 from .customers import CustomerData, add_to_audience, parse_consent, upsert
-from .errors import DomainError, InvalidInput, NotFound, PoolUnavailable
+from .errors import DomainError, InvalidInput, PoolUnavailable
 from .filereader import header_key, open_table
 from .tx import is_postgresql, write_transaction
 
@@ -41,7 +42,7 @@ class Assignment:
     customer_id: str
     status: str
     assigned_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime | None  # effective: the code's own or the pool's end, the earlier
     # False when the customer already held their limit and got their code back.
     new: bool
 
@@ -80,10 +81,7 @@ class BulkResult:
 
 
 def _usable_pool(session: Session, pool_id: int) -> Pool:
-    # populate_existing: a long-lived session must see a pause made elsewhere.
-    pool = session.get(Pool, pool_id, populate_existing=True)
-    if pool is None:
-        raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+    pool = pools.load_pool(session, pool_id)
     if pool.status != PoolStatus.ACTIVE:
         raise PoolUnavailable(f"The pool “{pool.name}” is {pool.status}; it gives out no codes.",
                               reason="pool_inactive", status=pool.status)
@@ -96,7 +94,6 @@ def _usable_pool(session: Session, pool_id: int) -> Pool:
 # Core statements on the tables: assignment is the hot path, and the ORM's per-object
 # bookkeeping cost more than the database's own work.
 _codes = Code.__table__
-_events = CodeEvent.__table__
 _RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
              _codes.c.expires_at)
 
@@ -125,7 +122,7 @@ def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
     held = sorted((row for row in rows if row.status in HELD),
                   key=lambda row: (row.status, -row.assigned_at.timestamp(), -row.id))
     if len(held) >= pool.per_customer_limit:
-        return _assignment(held[0], pool.id, customer_id, new=False)
+        return _assignment(held[0], pool, customer_id, new=False)
 
     now = utcnow()
     pick = (
@@ -150,17 +147,14 @@ def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
     ).first()
     if row is None:
         raise PoolUnavailable(f"The pool “{pool.name}” has no codes left.", reason="pool_exhausted")
-    session.execute(insert(_events).values(
-        code_id=row.id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
-        from_status=CodeStatus.AVAILABLE.value, to_status=CodeStatus.ASSIGNED.value, at=now,
-        user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id, details={},
-    ))
-    return _assignment(row, pool.id, customer_id, new=True)
+    history.record(session, code_id=row.id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
+                   before=CodeStatus.AVAILABLE.value, after=CodeStatus.ASSIGNED.value, at=now, actor=actor)
+    return _assignment(row, pool, customer_id, new=True)
 
 
-def _assignment(row, pool_id: int, customer_id: str, *, new: bool) -> Assignment:  # noqa: ANN001
-    return Assignment(row.code, row.id, pool_id, customer_id, row.status, row.assigned_at,
-                      row.expires_at, new)
+def _assignment(row, pool: Pool, customer_id: str, *, new: bool) -> Assignment:  # noqa: ANN001
+    return Assignment(row.code, row.id, pool.id, customer_id, row.status, row.assigned_at,
+                      effective_expiry(row.expires_at, pool.valid_until), new)
 
 
 def assign_code(pool_id: int, customer: CustomerData, *, actor: Actor = SYSTEM) -> Assignment:

@@ -11,14 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import ChannelSetting, Code, CodeStatus, Pool, utcnow
-from .errors import InvalidInput, NotFound
+from ..models import Channel, ChannelSetting, Code, CodeStatus, Pool, utcnow
+from .codes import effective_expiry, expiry_text
+from .errors import InvalidInput
 from .links import voucher_url_maker
+from .pools import load_pool
 from .tx import write_transaction
 
-CHANNELS = ("email", "sms", "page", "export")
-LABELS = {"email": "Email", "sms": "SMS", "page": "Voucher web page",
-          "export": "CSV export for another tool"}
+LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.PAGE: "Voucher web page",
+          Channel.EXPORT: "CSV export for another tool"}
 PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url")
 DEFAULTS = {
     "email": ("Your voucher: {{ benefit }}",
@@ -57,7 +58,7 @@ def settings(pool_id: int) -> dict[str, Setting]:
     saved = {s.channel: s for s in db.session.scalars(
         select(ChannelSetting).where(ChannelSetting.pool_id == pool_id))}
     out = {}
-    for channel in CHANNELS:
+    for channel in Channel:
         row = saved.get(channel)
         subject, body = DEFAULTS[channel]
         out[channel] = Setting(channel, bool(row and row.enabled),
@@ -82,13 +83,12 @@ def check_template(text: str, field: str) -> None:
 def save(pool_id: int, channel: str, *, enabled: bool, subject: str = "", body: str = "",
          footer: str = "") -> None:
     """Store one channel's choice and message."""
-    if channel not in CHANNELS:
+    if channel not in set(Channel):
         raise InvalidInput(f"Unknown channel {channel}.", field="channel")
     check_template(subject, "subject")
     check_template(body, "body")
     with write_transaction() as session:
-        if session.get(Pool, pool_id) is None:
-            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+        load_pool(session, pool_id)
         row = session.get(ChannelSetting, (pool_id, channel))
         if row is None:
             row = ChannelSetting(pool_id=pool_id, channel=channel)
@@ -107,7 +107,7 @@ def sample_values(pool: Pool) -> dict[str, str]:
     """What a preview shows for a customer: a sample code, not one from the pool."""
     ends = pool.valid_until or (datetime.now(UTC) + timedelta(days=30))
     return {"code": "SAMPLE-CODE-1234", "first_name": "Maria", "benefit": pool.benefit or pool.name,
-            "expires_at": ends.strftime("%d %b %Y"), "voucher_url": "https://example.com/v/sample"}
+            "expires_at": expiry_text(ends), "voucher_url": "https://example.com/v/sample"}
 
 
 def sms_length(text: str) -> tuple[int, int, str]:
@@ -136,10 +136,10 @@ def export_rows(pool_id: int) -> Iterator[list[object]]:
         if not batch:
             return
         for code in batch:
-            ends = [t for t in (code.expires_at, code.pool.valid_until) if t]
+            ends = effective_expiry(code.expires_at, code.pool.valid_until)
             yield [code.customer.external_id, code.customer.first_name or "",
                    code.customer.email or "", code.customer.phone or "", code.code,
-                   link(code.id), min(ends).isoformat() if ends else "", code.status]
+                   link(code.id), ends.isoformat() if ends else "", code.status]
         last = batch[-1].id
         db.session.expunge_all()
 

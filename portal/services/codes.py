@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 MIN_LENGTH = 3
 MAX_LENGTH = 64
@@ -37,3 +38,16 @@ def check(code: str, _allowed=_ALLOWED.fullmatch) -> tuple[str | None, str | Non
     if len(normalized) < MIN_LENGTH:
         return None, "too_short"
     return normalized, None
+
+
+def effective_expiry(code_expires_at: datetime | None, pool_valid_until: datetime | None) -> datetime | None:
+    """When a code stops being redeemable: the earlier of its own expiry and its pool's
+    end, or None when neither is set. Every surface that shows or checks an expiry asks
+    this, so the API, the pages, the messages and the till always agree."""
+    ends = [moment for moment in (code_expires_at, pool_valid_until) if moment is not None]
+    return min(ends) if ends else None
+
+
+def expiry_text(moment: datetime | None) -> str:
+    """An expiry as a customer's message writes it: `30 Jun 2027`, or `no end date`."""
+    return moment.strftime("%d %b %Y") if moment is not None else "no end date"

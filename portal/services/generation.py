@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Code, ImportBatch, Pool, PoolStatus
+from ..models import Code, ImportBatch
 from . import pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, MIN_LENGTH, normalize
-from .errors import CodeSpaceTooSmall, Conflict, InvalidInput, NotFound
+from .errors import CodeSpaceTooSmall, InvalidInput
 from .staging import Staging
 from .tx import write_transaction
 
@@ -181,12 +181,7 @@ def generate_codes(
         raise InvalidInput(f"At most {MAX_COUNT:,} codes at a time.", field="count")
     template = spec.template  # validates the spec before any lock is taken
     with write_transaction() as session:
-        pool = session.get(Pool, pool_id, populate_existing=True)
-        if pool is None:
-            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
-        if pool.status == PoolStatus.ARCHIVED:
-            raise Conflict("This pool is archived; restore it before adding codes.",
-                           reason="pool_archived")
+        pool = pools.load_pool_for_codes(session, pool_id)
         pool.generation_spec = asdict(spec)  # what a top-up will reuse
         batch = ImportBatch(pool_id=pool_id, kind="generate", source=spec.describe()[:500],
                             user_id=actor.user_id, api_key_id=actor.api_key_id)

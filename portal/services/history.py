@@ -5,11 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Code, CodeEvent, ImportBatch
+from .actor import Actor
 from .errors import NotFound
+
+_events = CodeEvent.__table__
+
+
+def record(session: Session, *, code_id: int, pool_id: int, customer_id: int | None, kind: str,
+           before: str | None, after: str, at: datetime, actor: Actor, details: dict | None = None) -> None:
+    """Append one change of a code's state to its history, in the caller's transaction.
+    The only place a history event is written."""
+    session.execute(insert(_events).values(
+        code_id=code_id, pool_id=pool_id, customer_id=customer_id, kind=kind, from_status=before,
+        to_status=after, at=at, user_id=actor.user_id, api_key_id=actor.api_key_id,
+        store_id=actor.store_id, details=details or {}))
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import ImportBatch, ImportRejection, Pool, PoolStatus
+from ..models import ImportBatch, ImportRejection
 from . import jobs, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, check
-from .errors import Conflict, NotFound
+from .errors import NotFound
 from .filereader import TableFile, header_key, open_table
 from .staging import Row, Staging
 from .times import parse_moment
@@ -101,12 +101,7 @@ def import_codes(
     A background job's claim marks that job done in the same transaction.
     """
     with write_transaction() as session:
-        pool = session.get(Pool, pool_id, populate_existing=True)
-        if pool is None:
-            raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
-        if pool.status == PoolStatus.ARCHIVED:
-            raise Conflict("This pool is archived; restore it before adding codes.",
-                           reason="pool_archived")
+        pools.load_pool_for_codes(session, pool_id)
         table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
         batch = ImportBatch(
             pool_id=pool_id, kind="import", source=source[:500],

@@ -1,33 +1,113 @@
-"""Background file jobs: a large code file or customer list handled by a worker.
+"""Job records: background work (a campaign send, a large code file or customer list),
+who holds it, and the recovery of work whose worker died.
 
-The upload is saved in the instance folder and a `job` row records it. The worker
-runs the same all-or-nothing import or assignment as the web request would, and the
-job is marked done inside that transaction: a worker that dies before the commit
-leaves nothing applied and the job is run again; one that dies after leaves the job
-done, so a file is never applied twice.
+A run takes a job with a token of its own (`host:pid/random`): the conditional
+update that claims it succeeds for one run only, and only the run holding the
+current token may record progress or finish the job. So a duplicated queue message,
+or a recovery that wrongly thought a run dead, never runs a job twice at once.
+
+A file job is marked done inside the transaction that applies its file: a worker that
+dies before the commit leaves nothing applied and the job is run again; one that dies
+after leaves the job done, so a file is never applied twice.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Job, JobState, Pool, utcnow
+from ..models import Delivery, DeliveryState, Job, JobKind, JobState, utcnow
 from .actor import Actor
-from .errors import Conflict, DomainError, NotFound
+from .errors import Conflict, NotFound
+from .pools import load_pool
 from .tx import write_transaction
 
-FILE_KINDS = ("import", "assign")
 KEPT_FAILURES = 500
+# A file job's import is one long transaction that cannot show signs of life: it is
+# given this many leases before it counts as silent (its commit checks its claim).
+FILE_PATIENCE = 30
+# Between a job's commit and its queue message there is a moment with no message.
+ENQUEUE_GRACE = timedelta(seconds=10)
+CLAIMABLE = (JobState.QUEUED.value, JobState.WAITING.value)
+
+_jobs = Job.__table__
+_deliveries = Delivery.__table__
+
+
+def worker_name() -> str:
+    """host:pid of this process, which the recovery uses to tell a dead worker."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job as one run holds it: `token` is the run's own, written on the job."""
+
+    job_id: int
+    token: str
+
+
+def claim(job_id: int, worker: str | None = None) -> Claim | None:
+    """Take a queued (or waiting) job for a new run; None when another run holds it or
+    it has ended. The update is conditional, so of two runs one gets the job."""
+    token = f"{worker or worker_name()}/{uuid.uuid4().hex[:12]}"
+    now = utcnow()
+    with write_transaction() as session:
+        taken = session.execute(update(_jobs).where(
+            _jobs.c.id == job_id, _jobs.c.state.in_(CLAIMABLE))
+            .values(state=JobState.RUNNING.value, worker=token, heartbeat_at=now,
+                    started_at=func.coalesce(_jobs.c.started_at, now))).rowcount
+    return Claim(job_id, token) if taken else None
+
+
+def _held(held: Claim):  # noqa: ANN202
+    return (_jobs.c.id == held.job_id, _jobs.c.state == JobState.RUNNING.value,
+            _jobs.c.worker == held.token)
+
+
+def hold(session: Session, held: Claim, now: datetime) -> bool:
+    """In the caller's transaction: show the run is alive, and check it still holds
+    the job. False when a recovery has taken it over (the run must stop recording)."""
+    return bool(session.execute(update(_jobs).where(*_held(held)).values(heartbeat_at=now)).rowcount)
+
+
+def release(session: Session, held: Claim, state: JobState = JobState.QUEUED) -> bool:
+    """Hand the job back (to the queue, or to wait for a retry) if this run holds it."""
+    return bool(session.execute(update(_jobs).where(*_held(held))
+                                .values(state=state.value, worker=None)).rowcount)
+
+
+def finish_in(session: Session, held: Claim | None, details: dict) -> None:
+    """Mark a file job done in the caller's transaction, with what it found; raises
+    Conflict (rolling the work back) when another run has taken the job over."""
+    if held is None:
+        return
+    job = session.get(Job, held.job_id, populate_existing=True)
+    done = session.execute(update(_jobs).where(*_held(held)).values(
+        state=JobState.DONE.value, finished_at=utcnow(),
+        details={**(job.details or {}), "result": details})).rowcount
+    if not done:
+        raise Conflict("Another run of this job has taken it over; this one changed nothing.",
+                       reason="job_taken_over")
+
+
+def fail(held: Claim, message: str) -> None:
+    """End a file job that was refused (a malformed file, an archived pool): nothing applied."""
+    with write_transaction() as session:
+        session.execute(update(_jobs).where(*_held(held)).values(
+            state=JobState.FAILED.value, error=message[:2000], finished_at=utcnow()))
 
 
 def _uploads() -> Path:
@@ -39,14 +119,14 @@ def _uploads() -> Path:
 def queue_file(kind: str, pool_id: int, stream: BinaryIO, name: str, *, user_id: int | None = None,
                **options: object) -> Job:
     """Save an uploaded file and record a job for a worker to apply it."""
-    if db.session.get(Pool, pool_id) is None:
-        raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
+    load_pool(db.session, pool_id)
     path = _uploads() / f"{uuid.uuid4().hex}.upload"
     with open(path, "wb") as out:
         shutil.copyfileobj(stream, out, 1024 * 1024)
     try:
         with write_transaction() as session:
-            job = Job(kind=kind, pool_id=pool_id, user_id=user_id, state=JobState.QUEUED.value,
+            job = Job(kind=JobKind(kind).value, pool_id=pool_id, user_id=user_id,
+                      state=JobState.QUEUED.value,
                       details={"path": path.name, "name": (name or "upload")[:200], **options})
             session.add(job)
     except BaseException:
@@ -55,85 +135,29 @@ def queue_file(kind: str, pool_id: int, stream: BinaryIO, name: str, *, user_id:
     return job
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A file job as one worker holds it: the import marks it done only if it still
-    holds it, so two runs of one job (a recovery that thought it dead) apply it once."""
-
-    job_id: int
-    worker: str
-
-
-def finish_in(session: Session, claim: Claim | None, details: dict) -> None:
-    """Mark a file job done in the caller's transaction, with what it found; raises
-    Conflict (rolling the work back) when another run has taken the job over."""
-    if claim is None:
-        return
-    job = session.get(Job, claim.job_id, populate_existing=True)
-    held = session.execute(update(Job.__table__).where(
-        Job.id == claim.job_id, Job.state == JobState.RUNNING.value, Job.worker == claim.worker)
-        .values(state=JobState.DONE.value, finished_at=utcnow(),
-                details={**(job.details or {}), "result": details})).rowcount
-    if not held:
-        raise Conflict("Another run of this job has taken it over; this one changed nothing.",
-                       reason="job_taken_over")
-
-
 @dataclass
-class Run:
+class FileRun:
+    """A file job as its run holds it: the job, the saved upload and who sent it."""
+
     job: Job
     path: Path
     actor: Actor
     claim: Claim
 
 
-def begin(job_id: int, worker: str) -> Run | None:
-    """Take a queued file job for this run; None when it is not queued (done, failed,
-    or held by another run — a recovery puts a dead run's job back in the queue)."""
-    token = f"{worker}/{uuid.uuid4().hex[:8]}"
-    now = utcnow()
-    with write_transaction() as session:
-        taken = session.execute(update(Job.__table__).where(
-            Job.id == job_id, Job.state == JobState.QUEUED.value)
-            .values(state=JobState.RUNNING.value, worker=token, heartbeat_at=now)).rowcount
-        if not taken:
-            return None
-        job = session.get(Job, job_id, populate_existing=True)
-        job.started_at = job.started_at or now
-    return Run(job, _uploads() / job.details["path"], Actor(user_id=job.user_id), Claim(job_id, token))
+def begin_file(job_id: int, worker: str | None = None) -> FileRun | None:
+    """Claim a queued file job; None when another run holds it or it has ended."""
+    held = claim(job_id, worker)
+    if held is None:
+        return None
+    job = db.session.get(Job, job_id, populate_existing=True)
+    return FileRun(job, _uploads() / job.details["path"], Actor(user_id=job.user_id), held)
 
 
-def fail(claim: Claim, message: str) -> None:
-    """End a file job that was refused (a malformed file, an archived pool): nothing applied."""
-    with write_transaction() as session:
-        session.execute(update(Job.__table__).where(
-            Job.id == claim.job_id, Job.state == JobState.RUNNING.value, Job.worker == claim.worker)
-            .values(state=JobState.FAILED.value, error=message[:2000], finished_at=utcnow()))
-
-
-def run_file_job(job_id: int, worker: str) -> None:
-    """Apply a queued import or customer list, all of it or none of it."""
-    from . import assignment, imports
-
-    run = begin(job_id, worker)
-    if run is None:
-        return
-    job = run.job
-    try:
-        with open(run.path, "rb") as stream:
-            if job.kind == "import":
-                imports.import_codes(job.pool_id, stream, source=job.details["name"], actor=run.actor,
-                                     job=run.claim)
-            else:
-                assignment.assign_file(job.pool_id, stream, actor=run.actor,
-                                       now=bool(job.details.get("now", True)), job=run.claim)
-    except FileNotFoundError:
-        fail(run.claim, "The uploaded file is gone from the server; upload it again.")
-    except DomainError as exc:
-        if exc.reason != "job_taken_over":
-            fail(run.claim, exc.message)
+def forget_upload(run: FileRun) -> None:
+    """Remove a file job's upload once the job has ended (done or refused)."""
     db.session.rollback()
-    if not db.session.get(Job, job.id, populate_existing=True).active:
+    if not db.session.get(Job, run.job.id, populate_existing=True).active:
         run.path.unlink(missing_ok=True)
 
 
@@ -152,3 +176,64 @@ def size_of(stream: BinaryIO) -> int:
     size = stream.tell()
     stream.seek(here)
     return size - here
+
+
+def _worker_gone(worker: str | None) -> bool:
+    """True when the run's worker ran on this machine and its process is no longer there."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, rest = worker.partition(":")
+    pid = rest.split("/")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _lost(session: Session, job: Job, now: datetime, lease: timedelta, messaged: Collection[int]) -> bool:
+    if job.state == JobState.RUNNING:
+        patience = lease * (FILE_PATIENCE if job.kind != JobKind.SEND else 1)
+        return _aware(job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
+    # Queued or waiting: lost only when no queue message can still run it, however
+    # long it has waited for a free worker.
+    if job.id in messaged or _aware(job.created_at) > now - ENQUEUE_GRACE:
+        return False
+    if job.state == JobState.WAITING:
+        due = session.execute(select(func.min(_deliveries.c.not_before)).where(
+            _deliveries.c.job_id == job.id,
+            _deliveries.c.state == DeliveryState.QUEUED.value)).scalar_one()
+        return due is None or _aware(due) <= now
+    return True
+
+
+def recover(lease: timedelta, messaged: Collection[int]) -> list[int]:
+    """Jobs that nothing will run: a running job whose worker died or went silent, or a
+    queued or waiting job with no queue message (`messaged` holds the ids that have one).
+    A dead run's in-flight delivery is marked interrupted, its claim is cleared, and the
+    job is returned for the caller to put back on the queue."""
+    now = utcnow()
+    out = []
+    with write_transaction() as session:
+        jobs = session.scalars(select(Job).where(
+            Job.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)))).all()
+        for job in jobs:
+            if not _lost(session, job, now, lease, messaged):
+                continue
+            if job.state == JobState.RUNNING:
+                session.execute(update(_deliveries).where(
+                    _deliveries.c.job_id == job.id, _deliveries.c.state == DeliveryState.SENDING.value)
+                    .values(state=DeliveryState.FAILED.value, reason="interrupted", updated_at=now,
+                            error="The worker stopped while handing this message over; it may "
+                                  "have gone out, so it is not sent again on its own."))
+                job.state, job.worker = JobState.QUEUED.value, None
+            out.append(job.id)
+    return out

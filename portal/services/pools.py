@@ -16,7 +16,7 @@ from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatu
 from . import alerts
 from .errors import Conflict, InvalidInput, NotFound
 from .times import EARLIEST, LATEST
-from .tx import write_transaction
+from .tx import is_postgresql, write_transaction
 
 EDITABLE = (
     "name",
@@ -115,7 +115,7 @@ def update_pool(pool_id: int, **values: Any) -> Pool:
     _check(values)
     try:
         with write_transaction() as session:
-            pool = _get(session, pool_id)
+            pool = load_pool(session, pool_id)
             ends = pool.valid_until
             for key, value in values.items():
                 setattr(pool, key, value)
@@ -135,17 +135,28 @@ def set_status(pool_id: int, status: str) -> Pool:
     return update_pool(pool_id, status=status)
 
 
-def _get(session: Session, pool_id: int) -> Pool:
+def load_pool(session: Session, pool_id: int, *, lock: bool = False) -> Pool:
+    """The pool as this session's transaction sees it now, or NotFound(unknown_pool).
+    With lock, its row is locked for the transaction on PostgreSQL."""
     # populate_existing: a long-lived session (a worker, a test) must see other writers.
-    pool = session.get(Pool, pool_id, populate_existing=True)
+    pool = session.get(Pool, pool_id, populate_existing=True,
+                       with_for_update=lock and is_postgresql())
     if pool is None:
         raise NotFound(f"There is no pool {pool_id}.", reason="unknown_pool")
     return pool
 
 
+def load_pool_for_codes(session: Session, pool_id: int) -> Pool:
+    """The pool that an import or a generation adds codes to: not an archived one."""
+    pool = load_pool(session, pool_id)
+    if pool.status == PoolStatus.ARCHIVED:
+        raise Conflict("This pool is archived; restore it before adding codes.", reason="pool_archived")
+    return pool
+
+
 def get_pool(pool_id: int) -> Pool:
     """The pool, or NotFound."""
-    return _get(db.session, pool_id)
+    return load_pool(db.session, pool_id)
 
 
 def list_pools() -> list[Pool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,28 +15,51 @@ from ..extensions import db
 from ..models import (
     COUNTER_SHARDS,
     Code,
-    CodeEvent,
     CodeStatus,
     PoolStatus,
     Redemption,
     Store,
     utcnow,
 )
-from . import alerts, pools
+from . import alerts, history, pools
 from .actor import SYSTEM, Actor
-from .codes import MAX_LENGTH, normalize
+from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
 from .tx import is_postgresql, write_transaction
 
-REASONS = (
-    "unknown_code",
-    "canceled",
-    "already_redeemed",
-    "pool_inactive",
-    "not_yet_valid",
-    "expired",
-    "not_assigned",
-)
+
+@dataclass(frozen=True)
+class Wording:
+    """How every surface words one answer: the till's headline, its tone (ok, warn or
+    bad), the sentence a cashier or an API client reads, and what the customer's own
+    voucher page says."""
+
+    word: str
+    tone: str
+    message: str
+    customer: str
+
+
+# The one map from a refusal's reason to its words: the API's message, the till, the
+# marketer's check in stage 5 and the customer's voucher page all read it.
+REFUSALS = {
+    "unknown_code": Wording("UNKNOWN CODE", "bad", "There is no such code. Check it and scan again.",
+                            "There is no such voucher."),
+    "canceled": Wording("CANCELED", "bad", "This code was canceled and can no longer be used.",
+                        "This voucher was canceled and can no longer be used."),
+    "already_redeemed": Wording("ALREADY REDEEMED", "bad", "This code was already redeemed.",
+                                "This voucher was already used."),
+    "pool_inactive": Wording("CAMPAIGN PAUSED", "warn", "This campaign is not running at the moment.",
+                             "This offer is paused at the moment."),
+    "not_yet_valid": Wording("NOT YET VALID", "warn", "This code is not valid yet.",
+                             "This voucher is not valid yet."),
+    "expired": Wording("EXPIRED", "bad", "This code has expired.", "This voucher has expired."),
+    "not_assigned": Wording("NOT ASSIGNED", "warn", "This code was never given to a customer.",
+                            "This voucher was never given out."),
+}
+REASONS = tuple(REFUSALS)
+VALID = Wording("VALID", "ok", "Valid: this code can be redeemed.",
+                "Ready to use. Show this screen at the till.")
 
 
 @dataclass(frozen=True)
@@ -49,19 +71,12 @@ class Verdict:
     code: Code | None
 
     @property
+    def wording(self) -> Wording:
+        return REFUSALS[self.reason] if self.reason else VALID
+
+    @property
     def message(self) -> str:
-        return MESSAGES[self.reason] if self.reason else "Valid: this code can be redeemed."
-
-
-MESSAGES = {
-    "unknown_code": "There is no such code.",
-    "canceled": "This code was canceled.",
-    "already_redeemed": "This code was already redeemed.",
-    "pool_inactive": "This campaign is not running at the moment.",
-    "not_yet_valid": "This code is not valid yet.",
-    "expired": "This code has expired.",
-    "not_assigned": "This code was never given to a customer.",
-}
+        return self.wording.message
 
 
 def find_code(raw: str, session: Session | None = None) -> Code | None:
@@ -92,9 +107,7 @@ def verdict_for(code: Code | None, now: datetime | None = None) -> Verdict:
         reason = "pool_inactive"
     elif pool.valid_from is not None and now < pool.valid_from:
         reason = "not_yet_valid"
-    elif (code.expires_at is not None and code.expires_at <= now) or (
-        pool.valid_until is not None and pool.valid_until <= now
-    ):
+    elif (ends := effective_expiry(code.expires_at, pool.valid_until)) is not None and ends <= now:
         reason = "expired"
     elif code.status == CodeStatus.AVAILABLE and pool.require_assignment:
         reason = "not_assigned"
@@ -176,6 +189,11 @@ def redeem(
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
                 raise _refusal(verdict_for(find_code(raw)))
+            history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+                           kind="redeemed", before=before, after=CodeStatus.REDEEMED.value, at=now,
+                           actor=Actor(user_id=actor.user_id, api_key_id=actor.api_key_id,
+                                       store_id=store_id),
+                           details={"order_ref": order_ref} if order_ref else {})
             # The row was changed above; tell the loaded objects without making them
             # dirty, so the answer needs no second read.
             for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
@@ -210,18 +228,13 @@ def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict
         return None
     new_id = session.execute(insert(Redemption.__table__).values(values)
                              .returning(Redemption.__table__.c.id)).scalar_one()
-    session.execute(insert(CodeEvent.__table__).values(
-        code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id, kind="redeemed",
-        from_status=before, to_status=CodeStatus.REDEEMED.value, at=values["redeemed_at"],
-        user_id=values["user_id"], api_key_id=values["api_key_id"], store_id=values["store_id"],
-        details={"order_ref": values["order_ref"]} if values["order_ref"] else {},
-    ))
     pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
     return new_id
 
 
-# PostgreSQL does all four writes in one statement (one round trip, nothing for the
-# ORM to build): the same conditional update, and the rest only when it matched.
+# PostgreSQL does the redemption's three writes in one statement (one round trip,
+# nothing for the ORM to build): the same conditional update, and the rest only when it
+# matched. The history event is written after it, by history.record like every other.
 _REDEEM_PG = """
 WITH done AS (
     UPDATE code SET status = 'redeemed', redeemed_at = :redeemed_at, redeemed_store_id = :store_id,
@@ -233,11 +246,6 @@ WITH done AS (
                             redeemed_at)
     SELECT id, :store_id, :user_id, :api_key_id, :order_ref, :idempotency_key, :redeemed_at FROM done
     RETURNING id
-), event AS (
-    INSERT INTO code_event (code_id, pool_id, customer_id, kind, from_status, to_status, at,
-                            user_id, api_key_id, store_id, details)
-    SELECT id, pool_id, customer_id, 'redeemed', :before, 'redeemed', :redeemed_at,
-           :user_id, :api_key_id, :store_id, CAST(:details AS JSON) FROM done
 ), counted AS (
     UPDATE pool_counter SET {before} = {before} - 1, redeemed = redeemed + 1
     WHERE pool_id = :pool_id AND shard = :shard AND EXISTS (SELECT 1 FROM done)
@@ -250,8 +258,7 @@ _REDEEM_PG_FROM = {status: text(_REDEEM_PG.format(before=status))
 
 def _redeem_in_one_statement(session: Session, code: Code, before: str, values: dict) -> int | None:
     params = {**values, "before": before, "pool_id": code.pool_id,
-              "shard": random.randrange(COUNTER_SHARDS),
-              "details": json.dumps({"order_ref": values["order_ref"]} if values["order_ref"] else {})}
+              "shard": random.randrange(COUNTER_SHARDS)}
     new_id = session.execute(_REDEEM_PG_FROM[before], params).scalar()
     if new_id is not None and before == CodeStatus.AVAILABLE.value:
         alerts.check_low_stock(session, code.pool_id, known=code.pool)
@@ -314,12 +321,10 @@ def rollback(
         ).rowcount
         if done != 1:
             raise Conflict("The code is no longer redeemed.", reason="code_not_redeemed")
-        session.add(CodeEvent(
-            code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
-            kind="redemption_rolled_back", from_status=CodeStatus.REDEEMED.value,
-            to_status=back.value, at=now, user_id=actor.user_id, api_key_id=actor.api_key_id,
-            store_id=actor.store_id, details={"reason": reason, "redemption_id": redemption_id},
-        ))
+        history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+                       kind="redemption_rolled_back", before=CodeStatus.REDEEMED.value,
+                       after=back.value, at=now, actor=actor,
+                       details={"reason": reason, "redemption_id": redemption_id})
         pools.adjust_counts(session, code.pool_id, redeemed=-1, **{back.value: 1})
     return _reload(redemption_id)
 
@@ -348,12 +353,9 @@ def cancel(raw: str, reason: str, *, actor: Actor = SYSTEM) -> Code:
         ).rowcount
         if done != 1:
             raise Conflict("The code changed meanwhile; try again.", reason="conflict")
-        session.add(CodeEvent(
-            code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id, kind="canceled",
-            from_status=before, to_status=CodeStatus.CANCELED.value, at=now,
-            user_id=actor.user_id, api_key_id=actor.api_key_id, store_id=actor.store_id,
-            details={"reason": reason},
-        ))
+        history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+                       kind="canceled", before=before, after=CodeStatus.CANCELED.value, at=now,
+                       actor=actor, details={"reason": reason})
         pools.adjust_counts(session, code.pool_id, canceled=1, **{before: -1})
         code_id = code.id
     return db.session.get(Code, code_id, populate_existing=True)

@@ -31,7 +31,6 @@ from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..models import (
-    Alert,
     ImportBatch,
     Pool,
     PoolStatus,
@@ -244,9 +243,7 @@ def _failure_state(session, pool_id: int, source: str, outcome: str, error: str 
     first = session.execute(update(_table).where(
         _table.c.pool_id == pool_id, _table.c.failing_since.is_(None)).values(failing_since=now)).rowcount
     if first:
-        session.add(Alert(pool_id=pool_id, kind="replenish", created_at=now,
-                          details={"source": source, "error": (error or "")[:500]}))
-        session.info[alerts.PENDING_FLAG] = True
+        alerts.write(session, pool_id, "replenish", {"source": source, "error": (error or "")[:500]}, now)
 
 
 def _sha256(path: Path) -> str:

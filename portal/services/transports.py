@@ -245,3 +245,8 @@ class WebhookSender:
 
     def close(self) -> None:
         self.http.close()
+
+
+def client(transport: str, config: Mapping) -> Mailer | SmsSender | WebhookSender:
+    """The sender for a transport (email, sms or webhook)."""
+    return {"email": Mailer, "sms": SmsSender, "webhook": WebhookSender}[transport](config)

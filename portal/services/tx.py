@@ -9,11 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ..extensions import SQLITE_BEGIN, db
+from . import events
 
 
 @contextmanager
 def write_transaction() -> Iterator[Session]:
-    """Run the block in one transaction that commits at the end or rolls back on error.
+    """Run the block in one transaction that commits at the end or rolls back on error;
+    the events it recorded are handled after the commit.
 
     On SQLite the transaction takes the write lock at BEGIN (waiting up to the busy
     timeout), so a service that reads and then writes never fails half-way.
@@ -27,12 +29,18 @@ def write_transaction() -> Iterator[Session]:
         session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
     # PostgreSQL's read-committed transactions see each statement's latest data, so an
     # open one simply carries on (two round trips fewer on every write).
+    pending, token = events.collecting()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        events.stop_collecting(token)
+    if pending:
+        events.publish(pending)
 
 
 def is_postgresql() -> bool:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal import emails
 from portal.extensions import db
 from portal.models import Alert
 from portal.services import accounts, alerts, assignment, generation, imports, pools
@@ -57,7 +58,7 @@ def test_low_stock_alerts_once_per_crossing_and_rearms_on_refill(app, smtp, rece
     assert [a.kind for a in db.session.scalars(select(Alert))] == ["low_stock", "low_stock"]
     assert len(smtp.messages) == 2 and len(receiver.received()) == 2
     alerts.check_all_low_stock()
-    assert alerts.deliver_pending() == 0  # nothing new, nothing sent again
+    assert alerts.deliver_pending(emails.alert_html) == 0  # nothing new, nothing sent again
 
 
 def test_raising_the_threshold_above_the_stock_alerts(app, smtp, owner):
@@ -71,7 +72,7 @@ def test_a_pool_without_owner_alerts_the_admins(app, smtp, owner):
     pool_id = pools.create_pool("Orphan", low_stock_threshold=2).id
     generation.generate_codes(pool_id, 2)
     take(pool_id, 1)
-    alerts.deliver_pending()
+    alerts.deliver_pending(emails.alert_html)
     assert [m["To"] for m in smtp.messages] == ["admin@shop.example"]
 
 
@@ -86,7 +87,7 @@ def test_expiry_warns_once_about_unredeemed_codes(app, smtp, owner):
     take(pool_id, 3)
     assert alerts.check_expiry() == 1
     assert alerts.check_expiry() == 0
-    alerts.deliver_pending()
+    alerts.deliver_pending(emails.alert_html)
     (message,) = smtp.messages
     assert "3 vouchers unused" in message["Subject"]
     # A new end date earns a new reminder.
@@ -100,17 +101,17 @@ def test_an_alert_that_cannot_be_emailed_is_tried_again_without_repeating_the_re
     generation.generate_codes(pool_id, 3)
     smtp.stop()
     take(pool_id, 1)
-    assert alerts.deliver_pending() == 0
+    assert alerts.deliver_pending(emails.alert_html) == 0
     alert = db.session.scalars(select(Alert)).one()
     db.session.refresh(alert)
     assert alert.sent_at is None and "cannot reach the SMTP server" in alert.error
     assert len(receiver.received()) == 1  # the webhook heard about it
 
     smtp.start()
-    assert alerts.deliver_pending() == 0  # still claimed: a retry waits a few minutes
+    assert alerts.deliver_pending(emails.alert_html) == 0  # still claimed: a retry waits a few minutes
     with write_transaction() as session:
         session.get(Alert, alert.id).claimed_at -= alerts.CLAIM_LEASE
-    assert alerts.deliver_pending() == 1
+    assert alerts.deliver_pending(emails.alert_html) == 1
     db.session.refresh(alert)
     assert alert.sent_at is not None and alert.error is None
     assert [m["To"] for m in smtp.messages] == ["owner@shop.example"]

@@ -6,16 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import socket
 import subprocess
 import sys
 
 import pytest
 from sqlalchemy import func, select
 
-from portal import queue
+from portal import emails, queue
 from portal.extensions import db
-from portal.models import Code, Customer, Delivery, Job
-from portal.services import assignment, channels, deliveries, generation, pools
+from portal.models import Code, Customer, Delivery, Job, utcnow
+from portal.services import assignment, channels, generation, jobs, pools, sending
 from portal.services.customers import CustomerData
 from portal.services.errors import InvalidInput
 from portal.services.links import voucher_url
@@ -50,10 +51,10 @@ def campaign(codes: int, customers: list[CustomerData]) -> int:
     return pool_id
 
 
-def send(pool_id: int, channel: str, **options) -> deliveries.Progress:  # noqa: ANN003
+def send(pool_id: int, channel: str, **options) -> sending.Progress:  # noqa: ANN003
     job, _ = queue.start_send(pool_id, channel, **options)
     run_queue()
-    return deliveries.progress(job.id)
+    return sending.progress(job.id)
 
 
 def test_email_campaign_reaches_exactly_the_consenting_customers(app, smtp):
@@ -104,7 +105,7 @@ def test_a_send_already_under_way_is_not_started_twice(app, smtp):
     again, created_again = queue.start_send(pool_id, "email")
     assert created and not created_again and again.id == job.id
     run_queue()
-    assert len(smtp.messages) == deliveries.progress(job.id).sent
+    assert len(smtp.messages) == sending.progress(job.id).sent
 
 
 def test_customers_without_a_code_get_one_until_the_pool_runs_out(app, smtp):
@@ -147,8 +148,8 @@ def test_a_failing_smtp_server_gives_failed_deliveries_that_a_retry_sends(app, s
     smtp.start()
     retry = send(pool_id, "email")
     assert retry.sent == 4
-    # The first send's report stays as it ended, though the retry took its deliveries.
-    first = deliveries.progress(report.job.id)
+    # The first send's report stays as it ended, though the retry took its sending.
+    first = sending.progress(report.job.id)
     assert (first.failed, first.sent, first.percent) == (4, 0, 100)
     assert "cannot reach the SMTP server" in first.errors[0][0]
     assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
@@ -207,7 +208,7 @@ def test_a_dead_worker_leaves_its_message_interrupted_and_the_rest_is_sent(app, 
     crowd = [CustomerData(customer_id=f"D{i}", email=f"d{i}@example.com", email_consent=True)
              for i in range(5)]
     pool_id = campaign(10, crowd)
-    job, _ = deliveries.start_send(pool_id, "email")
+    job, _ = sending.start_send(pool_id, "email")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     # What a worker killed while handing over the first message leaves behind.
@@ -215,11 +216,11 @@ def test_a_dead_worker_leaves_its_message_interrupted_and_the_rest_is_sent(app, 
         first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
         first.state, first.attempts = "sending", 1
         row = session.get(Job, job.id)
-        row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
-        row.heartbeat_at = deliveries.utcnow()
+        row.state, row.worker = "running", f"{socket.gethostname()}:{gone.pid}"
+        row.heartbeat_at = utcnow()
     assert queue.recover_jobs() == [job.id]
     run_queue()
-    report = deliveries.progress(job.id)
+    report = sending.progress(job.id)
     assert report.sent == 4 and report.failed_by_reason == {"interrupted": 1}
     assert len(smtp.messages) == 4
 
@@ -231,17 +232,17 @@ def test_a_dead_worker_leaves_its_message_interrupted_and_the_rest_is_sent(app, 
 
 def test_a_live_worker_keeps_its_job(app, smtp):
     pool_id = campaign(10, [CustomerData(customer_id="L1", email="l1@example.com", email_consent=True)])
-    job, _ = deliveries.start_send(pool_id, "email")
+    job, _ = sending.start_send(pool_id, "email")
     with write_transaction() as session:
         row = session.get(Job, job.id)
-        row.state, row.worker, row.heartbeat_at = "running", deliveries.worker_name(), deliveries.utcnow()
+        row.state, row.worker, row.heartbeat_at = "running", jobs.worker_name(), utcnow()
     assert queue.recover_jobs() == []
 
 
 def test_test_send_uses_a_sample_code_and_consumes_nothing(app, smtp, receiver):
     pool_id = campaign(5, [])
-    deliveries.send_test(pool_id, "email", "me@shop.example")
-    deliveries.send_test(pool_id, "sms", "+48 600 000 000")
+    queue.send_test(pool_id, "email", "me@shop.example")
+    queue.send_test(pool_id, "sms", "+48 600 000 000")
     (message,) = smtp.messages
     assert message["To"] == "me@shop.example" and message["Subject"].startswith("[Test]")
     assert "SAMPLE-CODE-1234" in message.get_body(("plain",)).get_content()
@@ -249,21 +250,21 @@ def test_test_send_uses_a_sample_code_and_consumes_nothing(app, smtp, receiver):
     assert pools.counts(pool_id).available == 5
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
     with pytest.raises(InvalidInput):
-        deliveries.send_test(pool_id, "email", "not an address")
+        queue.send_test(pool_id, "email", "not an address")
 
 
 def test_an_unconfigured_channel_is_refused(app):
     app.config["SMS_URL"] = ""
     pool_id = campaign(5, [])
     with pytest.raises(InvalidInput) as refused:
-        deliveries.start_send(pool_id, "sms")
+        sending.start_send(pool_id, "sms")
     assert refused.value.reason == "channel_not_configured"
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 
 def test_default_messages_carry_benefit_code_link_and_expiry(app, smtp):
     pool_id = campaign(3, [CustomerData(customer_id="M1", email="m1@example.com", email_consent=True)])
-    pools.update_pool(pool_id, valid_until=deliveries.utcnow().replace(year=2031, month=1, day=31))
+    pools.update_pool(pool_id, valid_until=utcnow().replace(year=2031, month=1, day=31))
     send(pool_id, "email")
     text = smtp.messages[0].get_body(("plain",)).get_content()
     assert "10% off" in text and "31 Jan 2031" in text
@@ -278,14 +279,14 @@ def test_two_processors_of_one_job_send_each_message_once(app, smtp):
     crowd = [CustomerData(customer_id=f"P{i:03d}", email=f"p{i}@example.com", email_consent=True)
              for i in range(150)]
     pool_id = campaign(200, crowd)
-    job, _ = deliveries.start_send(pool_id, "email")
+    job, _ = sending.start_send(pool_id, "email")
     smtp.handler.delay = 0.002
     errors = []
 
     def run(name: str) -> None:
         with app.app_context():
             try:
-                deliveries.process_send(job.id, worker=name)
+                sending.process_send(job.id, emails.voucher_html, worker=name)
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -295,7 +296,7 @@ def test_two_processors_of_one_job_send_each_message_once(app, smtp):
     for thread in threads:
         thread.join()
     assert errors == []
-    report = deliveries.progress(job.id)
+    report = sending.progress(job.id)
     assert report.job.state == "done" and report.sent == 150
     assert sorted(m["To"] for m in smtp.messages) == sorted(c.email for c in crowd)
 
@@ -309,13 +310,13 @@ def test_two_channels_sending_at_once_give_each_customer_one_code(app, smtp, rec
     crowd = [CustomerData(customer_id=f"B{i:03d}", email=f"b{i}@example.com", email_consent=True)
              for i in range(120)]
     pool_id = campaign(300, crowd)
-    jobs = [deliveries.start_send(pool_id, channel)[0] for channel in ("email", "webhook")]
+    jobs = [sending.start_send(pool_id, channel)[0] for channel in ("email", "webhook")]
     errors = []
 
     def run(job_id: int) -> None:
         with app.app_context():
             try:
-                deliveries.process_send(job_id, worker=f"w{job_id}")
+                sending.process_send(job_id, emails.voucher_html, worker=f"w{job_id}")
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
 

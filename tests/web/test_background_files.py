@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ from sqlalchemy import func, select
 
 from portal import queue
 from portal.extensions import db
-from portal.models import Audience, Code, ImportBatch, Job
-from portal.services import deliveries, generation, pools
+from portal.models import Audience, Code, ImportBatch, Job, utcnow
+from portal.services import generation, jobs, pools
 from portal.services.tx import write_transaction
 from tests.helpers import run_queue
 
@@ -84,8 +85,8 @@ def test_a_file_job_is_applied_once_even_when_run_again(as_role, app):
     # A worker died holding the job before its transaction committed: nothing applied.
     with write_transaction() as session:
         row = session.get(Job, job.id)
-        row.state, row.worker = "running", f"{deliveries.socket.gethostname()}:{gone.pid}"
-        row.heartbeat_at = deliveries.utcnow()
+        row.state, row.worker = "running", f"{socket.gethostname()}:{gone.pid}"
+        row.heartbeat_at = utcnow()
     queue.recover_jobs()
     run_queue()
     queue.run_job.call_local(job.id)  # a duplicate of the queue message
@@ -127,7 +128,7 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
     its commit after all, it finds the job is no longer its own and rolls back."""
     from datetime import timedelta
 
-    from portal.services import assignment, jobs
+    from portal.services import assignment
     from portal.services.errors import Conflict
 
     pool_id = pools.create_pool("Twice over", per_customer_limit=2).id
@@ -137,9 +138,9 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
                              data={"file": (io.BytesIO(body), "list.csv"), "when": "now"},
                              content_type="multipart/form-data")
     job = db.session.scalars(select(Job)).one()
-    slow = jobs.begin(job.id, "elsewhere.example:4242")  # a worker on another machine
+    slow = jobs.begin_file(job.id, "elsewhere.example:4242")  # a worker on another machine
     with write_transaction() as session:
-        session.get(Job, job.id).heartbeat_at = deliveries.utcnow() - timedelta(days=1)
+        session.get(Job, job.id).heartbeat_at = utcnow() - timedelta(days=1)
     assert queue.recover_jobs() == [job.id]
     run_queue()  # the takeover applies the list
     assert pools.counts(pool_id).assigned == 20

@@ -1,0 +1,91 @@
+"""Composing each customer's message from the pool's saved messages, and handing it to
+the send's transport.
+
+The HTML part of an email is drawn from a template at the edge (`portal.emails`): a
+send is given that function, so this package renders no template itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ...models import Customer, Pool, Transport
+from .. import channels, transports
+from ..codes import expiry_text
+
+# The HTML part of a voucher email: (body, footer, placeholder values, pool) -> HTML.
+VoucherHtml = Callable[[str, str, dict, Pool], str]
+
+
+@dataclass
+class Prepared:
+    """A claimed delivery with everything its message needs."""
+
+    delivery_id: int
+    attempts: int
+    customer: Customer
+    code: str
+    code_id: int
+    expires: datetime | None
+
+
+@dataclass
+class Composer:
+    """Turns a pool's saved messages into each customer's message."""
+
+    pool: Pool
+    link: Callable[[int], str]
+    html: VoucherHtml
+    settings: dict = field(default_factory=dict)
+
+    def values(self, item: Prepared) -> dict[str, str]:
+        return {"code": item.code, "first_name": item.customer.first_name or "",
+                "benefit": self.pool.benefit or self.pool.name,
+                "expires_at": expiry_text(item.expires),
+                "voucher_url": self.link(item.code_id)}
+
+    def email(self, to: str, values: dict[str, str], message_id: str | None = None) -> transports.Email:
+        setting = self.settings[Transport.EMAIL]
+        subject = channels.render(setting.subject, values)
+        body = channels.render(setting.body, values)
+        text = body + (f"\n\n-- \n{setting.footer}" if setting.footer else "")
+        html = self.html(body, setting.footer, values, self.pool)
+        return transports.Email(to, subject, text, html, message_id)
+
+    def sms(self, values: dict[str, str]) -> str:
+        setting = self.settings[Transport.SMS]
+        text = channels.render(setting.body, values)
+        return text + (f" {setting.footer}" if setting.footer else "")
+
+    def webhook(self, item: Prepared, values: dict[str, str]) -> dict:
+        c = item.customer
+        return {"delivery_id": item.delivery_id,
+                "pool": {"id": self.pool.id, "name": self.pool.name, "benefit": values["benefit"]},
+                "customer": {"customer_id": c.external_id, "email": c.email, "phone": c.phone,
+                             "first_name": c.first_name, "last_name": c.last_name,
+                             "email_consent": c.email_consent, "sms_consent": c.sms_consent},
+                "code": item.code, "voucher_url": values["voucher_url"],
+                "expires_at": item.expires.isoformat() if item.expires else None}
+
+
+class Sender:
+    """A send's transport, opened lazily and kept for the whole job."""
+
+    def __init__(self, transport: Transport, config: Mapping) -> None:
+        self.transport = Transport(transport)
+        self.client = transports.client(self.transport, config)
+
+    def send(self, composer: Composer, item: Prepared) -> None:
+        values = composer.values(item)
+        reference = f"delivery-{item.delivery_id}"
+        if self.transport == Transport.EMAIL:
+            self.client.send(composer.email(item.customer.email, values, f"<{reference}@voucher-portal>"))
+        elif self.transport == Transport.SMS:
+            self.client.send(item.customer.phone, composer.sms(values), reference)
+        else:
+            self.client.send("voucher.issued", composer.webhook(item, values), reference)
+
+    def close(self) -> None:
+        self.client.close()
