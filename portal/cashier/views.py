@@ -14,7 +14,7 @@ from ..models import utcnow
 from ..roles import current_actor, requires, retry_after_seconds
 from ..services import redemption
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import CheckForm, RedeemForm, UndoForm
 
 UNDO_WINDOW = timedelta(minutes=10)

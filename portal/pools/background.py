@@ -8,7 +8,7 @@ from ..models import Job
 from ..roles import requires
 from ..services import assignment, imports, jobs, pools
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 
 MARKETING = ("admin", "marketer")
 

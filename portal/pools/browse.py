@@ -14,7 +14,7 @@ from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
-from . import bp
+from .blueprint import bp
 from .forms import CancelForm
 from .stages import STAGES, progress
 from .views import MARKETING, htmx

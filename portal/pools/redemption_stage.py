@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 from ..roles import requires
 from ..services import pools, redemption
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
 from .views import MARKETING, _attach, _stage, _values, htmx
 

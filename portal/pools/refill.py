@@ -8,7 +8,7 @@ from .. import queue
 from ..roles import requires
 from ..services import replenishment
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import RefillForm
 
 MARKETING = ("admin", "marketer")

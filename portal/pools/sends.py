@@ -9,7 +9,7 @@ from .. import queue
 from ..roles import requires
 from ..services import deliveries, pools, transports
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import SendForm, TestSendForm
 
 MARKETING = ("admin", "marketer")

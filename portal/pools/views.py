@@ -22,8 +22,8 @@ from ..services import assignment, channels, generation, imports, jobs, pools
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
-from . import bp
 from .background import file_job
+from .blueprint import bp
 from .forms import (
     ChannelForm,
     CustomerForm,
