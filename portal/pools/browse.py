@@ -9,15 +9,15 @@ from sqlalchemy.orm import joinedload
 from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
-from ..roles import current_actor, requires
+from ..roles import MARKETING, current_actor, requires
 from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
+from ..web import htmx
 from .blueprint import bp
 from .forms import CancelForm
 from .stages import STAGES, progress
-from .views import MARKETING, htmx
 
 PAGE = 50
 STATUSES = tuple(s.value for s in CodeStatus)
