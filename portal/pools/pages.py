@@ -35,7 +35,7 @@ from .forms import (
     TestSendForm,
     UploadForm,
 )
-from .stages import STAGES, progress
+from .stages import STAGES, progress, progress_for
 
 # The pool's settings a stage form may carry (stage 1 all of them, stage 5 its window).
 POOL_FIELDS = ("name", "benefit", "description", "terms", "barcode_format", "valid_from",
@@ -44,14 +44,12 @@ CHANNEL_NAMES = {"email": "email", "sms": "SMS", "webhook": "webhook"}
 
 
 def dashboard_rows() -> list[tuple]:
-    """(pool, counts, progress) for every pool, newest first."""
+    """(pool, counts, progress) for every pool, newest first, in a fixed number of
+    queries however many pools there are."""
     found = pools.list_pools()
     counts = pools.counts_for([p.id for p in found])
-    out = []
-    for pool in found:
-        c = counts.get(pool.id, pools.Counts())
-        out.append((pool, c, progress(pool, c)))
-    return out
+    progress = progress_for(found, counts)
+    return [(pool, counts.get(pool.id, pools.Counts()), progress[pool.id]) for pool in found]
 
 
 def pool_values(form) -> dict:  # noqa: ANN001
@@ -75,10 +73,8 @@ def stage_page(pool_id: int, name: str, template: str, status: int = 200, **cont
     """One stage of an existing pool's wizard: the stepper, the counts, and the stage."""
     pool = pools.get_pool(pool_id)
     counts = pools.counts(pool_id)
-    context.setdefault("channel_settings", channels.settings(pool_id))
     return render_template(template, pool=pool, counts=counts, stages=STAGES, current=name,
-                           done=progress(pool, counts, context["channel_settings"]).done,
-                           **context), status
+                           done=progress(pool, counts).done, **context), status
 
 
 # --- stage 2: codes ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def redemption_stage(pool_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            pools.update_pool(pool_id, **pool_values(form))
+            pools.review_redemption(pool_id, **pool_values(form))
         except DomainError as exc:
             attach_refusal(form, exc)
             status = 422
