@@ -20,6 +20,9 @@ from portal.extensions import db
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "").strip()
 PG_REQUIRED = os.environ.get("PORTAL_REQUIRE_POSTGRES", "").strip() not in ("", "0", "false")
 DATA = Path(__file__).parent / "data"
+# One round of PBKDF2 instead of scrypt: every test creates users and signs them in, and
+# the strong hash cost more than the rest of a typical web test. Production keeps scrypt.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -105,6 +108,7 @@ def app(database_url, app_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options, "pool_size": 20, "max_overflow": 5},
         "PUBLIC_BASE_URL": "http://portal.test",
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
         **app_config,
     })
     app.test_client_class = IsolatedClient
