@@ -169,6 +169,25 @@ def as_role(app, users):
 
 
 @pytest.fixture
+def as_htmx(as_role):
+    """as_htmx("cashier") → a client signed in with that role whose every request says
+    it comes from htmx (HX-Request: true), so the views answer with their fragments."""
+
+    def make(role: str):
+        client = as_role(role)
+        client.environ_base["HTTP_HX_REQUEST"] = "true"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def htmx(as_htmx):
+    """A marketer's client whose requests all come from htmx."""
+    return as_htmx("marketer")
+
+
+@pytest.fixture
 def smtp():
     """A real SMTP server on a local port, recording the messages it accepts."""
     from tests.servers import SmtpServer
