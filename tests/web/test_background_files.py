@@ -140,7 +140,8 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(htmx, app):
     assert pools.counts(pool_id).assigned == 20
     with open(slow.path, "wb") as again:
         again.write(body)
-    with pytest.raises(Conflict), open(slow.path, "rb") as stream:
+    with pytest.raises(Conflict) as info, open(slow.path, "rb") as stream:
         assignment.assign_file(pool_id, stream, job=slow.claim)
+    assert info.value.reason == "job_taken_over"
     assert pools.counts(pool_id).assigned == 20  # not 40
     assert db.session.get(Job, job.id).state == "done"
