@@ -47,6 +47,9 @@ def from_environment(instance_path: str) -> dict:
     return {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        # How passwords are hashed (werkzeug's method string). Not read from the
+        # environment: only the tests' own configuration picks a cheaper one.
+        "PASSWORD_HASH_METHOD": "scrypt",
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),

@@ -150,6 +150,8 @@ class Pool(db.Model):
     expiry_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The settings of the pool's latest generation, which an automatic top-up reuses.
     generation_spec: Mapped[dict | None] = mapped_column(JSON)
+    # When a marketer last saved the redemption rules in the wizard (its stage 5).
+    redemption_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner: Mapped[User | None] = relationship()
 

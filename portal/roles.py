@@ -12,6 +12,10 @@ from flask_login import current_user, login_required
 from .extensions import limiter
 from .services.actor import Actor
 
+# Who runs campaigns (the pools area), and who works a till. Templates see them too.
+MARKETING = ("admin", "marketer")
+TILL = ("cashier", "admin")
+
 
 def requires(*roles: str) -> Callable:
     """Anonymous visitors go to sign-in; signed-in users of another role get 403."""

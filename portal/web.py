@@ -8,9 +8,15 @@ from flask import Flask, abort, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .api import errors as api_errors
+from .roles import MARKETING, TILL
 from .services import alerts
 from .services.codes import effective_expiry
 from .services.errors import DomainError
+
+
+def htmx() -> bool:
+    """Whether htmx sent this request (it answers with a fragment instead of a page)."""
+    return request.headers.get("HX-Request") == "true"
 
 
 def number(value: int | None) -> str:
@@ -34,7 +40,7 @@ def ends_at(code) -> datetime | None:  # noqa: ANN001
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(number=number, when=when, day=day, ends_at=ends_at)
     # Called by the page only for marketers and admins: the low-stock banner.
-    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools)
+    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL)
 
     @app.before_request
     def refuse_nul_characters():

@@ -20,6 +20,9 @@ from portal.extensions import db
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "").strip()
 PG_REQUIRED = os.environ.get("PORTAL_REQUIRE_POSTGRES", "").strip() not in ("", "0", "false")
 DATA = Path(__file__).parent / "data"
+# One round of PBKDF2 instead of scrypt: every test creates users and signs them in, and
+# the strong hash cost more than the rest of a typical web test. Production keeps scrypt.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -105,6 +108,7 @@ def app(database_url, app_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options, "pool_size": 20, "max_overflow": 5},
         "PUBLIC_BASE_URL": "http://portal.test",
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
         **app_config,
     })
     app.test_client_class = IsolatedClient
@@ -162,6 +166,25 @@ def as_role(app, users):
         return client
 
     return make
+
+
+@pytest.fixture
+def as_htmx(as_role):
+    """as_htmx("cashier") → a client signed in with that role whose every request says
+    it comes from htmx (HX-Request: true), so the views answer with their fragments."""
+
+    def make(role: str):
+        client = as_role(role)
+        client.environ_base["HTTP_HX_REQUEST"] = "true"
+        return client
+
+    return make
+
+
+@pytest.fixture
+def htmx(as_htmx):
+    """A marketer's client whose requests all come from htmx."""
+    return as_htmx("marketer")
 
 
 @pytest.fixture

@@ -36,6 +36,15 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
 
 
+def test_passwords_are_hashed_with_scrypt_unless_configured(monkeypatch, tmp_path, app, users):
+    from portal.models import User
+
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "default"))
+    assert create_app().config["PASSWORD_HASH_METHOD"] == "scrypt"
+    hashes = db.session.scalars(db.select(User.password_hash)).all()
+    assert hashes and all(h.startswith("pbkdf2:sha256:1$") for h in hashes)  # the tests' own
+
+
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}

@@ -64,8 +64,9 @@ def test_out_of_range_dates_are_rejected_not_crashing(app):
         "code,expires_at\nAAA111,9999-12-31T23:00:00-05:00\nBBB222,2030-01-01\n"))
     assert result.imported == 1 and result.by_reason == {"invalid_expiry": 1}
     from datetime import UTC, datetime
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         pools.update_pool(pool_id, valid_until=datetime(9999, 12, 31, tzinfo=UTC))
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "valid_until")
 
 
 def test_headerless_files_with_more_columns_say_what_was_read(app):
@@ -100,8 +101,9 @@ def test_messages_only_fill_the_known_placeholders():
     values = {"code": "C1", "first_name": "Ana"}
     assert render("Hi {{first_name}}, {{ code }}", values) == "Hi Ana, C1"
     for broken in ("{{ 'x' * 10**9 }}", "{{ config }}", "Hi {{ code"):
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput) as info:
             check_template(broken, "body")
+        assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "body")
 
 
 def test_pages_refuse_hostile_parameters(as_role, app):

@@ -1,7 +1,7 @@
 """Admin: users, stores and API keys."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -13,7 +13,7 @@ from ..models import ApiKey, Store, User
 from ..roles import requires
 from ..services import accounts, transports
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import ApiKeyForm, StoreForm, UserForm
 
 

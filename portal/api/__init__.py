@@ -1,7 +1,7 @@
 """The JSON API under /api/v1 for point-of-sale systems and integrations."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -14,8 +14,8 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from . import bp
 from .auth import authenticate
+from .blueprint import bp
 from .errors import ApiError
 from .schemas import Error
 

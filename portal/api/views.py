@@ -22,8 +22,9 @@ from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
 from ..services.errors import DomainError, InvalidInput
 from ..services.links import voucher_url
-from . import bp, schemas
+from . import schemas
 from .auth import key_identity
+from .blueprint import bp
 from .errors import ApiError
 from .spec import openapi, operation
 

@@ -1,7 +1,7 @@
 """Signing in and out."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("auth", __name__)
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

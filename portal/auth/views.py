@@ -11,7 +11,7 @@ from werkzeug.exceptions import TooManyRequests
 from ..extensions import limiter
 from ..roles import retry_after_seconds
 from ..services import accounts
-from . import bp
+from .blueprint import bp
 from .forms import EmptyForm, SignInForm
 
 

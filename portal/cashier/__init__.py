@@ -1,7 +1,7 @@
 """The cashier's redemption check page at the till."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("cashier", __name__, url_prefix="/till")
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -5,20 +5,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
 from ..extensions import limiter
 from ..models import utcnow
-from ..roles import current_actor, requires, retry_after_seconds
+from ..roles import TILL, current_actor, requires, retry_after_seconds
 from ..services import redemption
 from ..services.errors import DomainError
-from . import bp
+from ..web import htmx
+from .blueprint import bp
 from .forms import CheckForm, RedeemForm, UndoForm
 
 UNDO_WINDOW = timedelta(minutes=10)
-TILL_ROLES = ("cashier", "admin")
 
 
 def _page(**context):
@@ -27,12 +27,12 @@ def _page(**context):
     context.setdefault("recent", redemption.recent(current_user.id))
     context.setdefault("undo_window", UNDO_WINDOW)
     context.setdefault("now", utcnow())
-    template = "cashier/partials/_answer.html" if request.headers.get("HX-Request") else "cashier/till.html"
+    template = "cashier/partials/_answer.html" if htmx() else "cashier/till.html"
     return render_template(template, **context)
 
 
 @bp.get("/")
-@requires(*TILL_ROLES)
+@requires(*TILL)
 def till():
     """One screen: a big code input with the focus, the answer, and the last redemptions."""
     return _page()
@@ -47,7 +47,7 @@ def _cashier_key() -> str:
 
 
 @bp.post("/check")
-@requires(*TILL_ROLES)
+@requires(*TILL)
 @limiter.limit(lambda: current_app.config["RATE_LIMIT_TILL_UNKNOWN"], key_func=_cashier_key,
                deduct_when=_unknown_answered, scope="till-unknown")
 def check():
@@ -70,7 +70,7 @@ def slow_down(_exc):
 
 
 @bp.post("/redeem")
-@requires(*TILL_ROLES)
+@requires(*TILL)
 def redeem():
     """Redeem exactly once; a double click, a second tab or another till gets a clear answer."""
     form = RedeemForm()
@@ -87,7 +87,7 @@ def redeem():
 
 
 @bp.post("/redemptions/<id:redemption_id>/undo")
-@requires(*TILL_ROLES)
+@requires(*TILL)
 def undo(redemption_id: int):
     """Undo one of this cashier's own redemptions within ten minutes (admins: any)."""
     form = UndoForm()

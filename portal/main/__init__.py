@@ -1,5 +1,7 @@
-from flask import Blueprint
+"""The front door and the health check."""
 
-bp = Blueprint("main", __name__)
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

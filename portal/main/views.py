@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from ..extensions import db
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/healthz")

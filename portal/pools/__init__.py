@@ -1,7 +1,7 @@
 """The marketer's pools: the dashboard, the set-up wizard and each pool's page."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import background, browse, redemption_stage, refill, sends, views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("pools", __name__, url_prefix="/pools")
-
-from . import background, browse, redemption_stage, refill, sends, views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import render_template
 
-from ..models import Job
-from ..roles import requires
-from ..services import assignment, imports, jobs, pools
-from ..services.errors import DomainError
-from . import bp
-
-MARKETING = ("admin", "marketer")
-
-
-def file_job(pool_id: int, kind: str) -> dict:
-    """The page's view of a background file job named by ?job= (the no-JavaScript way to
-    follow one): the job while it runs, its result when done."""
-    job_id = request.args.get("job", type=int)
-    if not job_id or not 1 <= job_id < 2**63:
-        return {}
-    try:
-        job = jobs.get(pool_id, job_id)
-    except DomainError:
-        return {}
-    if job.kind != kind:
-        return {}
-    return file_job_context(job)
-
-
-def file_job_context(job: Job) -> dict:
-    """Template values for a file job: `job` while it runs or failed, else its result."""
-    found = (job.details or {}).get("result")
-    if job.state != "done" or found is None:
-        return {"job": job}
-    if job.kind == "import":
-        return {"job": job, "result": imports.result_of(found["batch_id"], found.get("notes"))}
-    return {"job": job, "bulk": assignment.BulkResult.from_summary(found)}
+from ..roles import MARKETING, requires
+from ..services import jobs, pools
+from .blueprint import bp
+from .pages import file_job_context
 
 
 @bp.get("/<id:pool_id>/jobs/<id:job_id>")

@@ -9,15 +9,15 @@ from sqlalchemy.orm import joinedload
 from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
-from ..roles import current_actor, requires
+from ..roles import MARKETING, current_actor, requires
 from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
-from . import bp
+from ..web import htmx
+from .blueprint import bp
 from .forms import CancelForm
-from .stages import STAGES, progress
-from .views import MARKETING, htmx
+from .stages import progress
 
 PAGE = 50
 STATUSES = tuple(s.value for s in CodeStatus)
@@ -55,8 +55,8 @@ def pool_page(pool_id: int):
                "status": status, "statuses": STATUSES}
     if htmx() and request.headers.get("HX-Target") == "code-browser":
         return render_template("pools/partials/_browser.html", **context), 200, {"Vary": "HX-Request"}
-    return render_template("pools/pool.html", counts=counts, button=EmptyForm(), stages=STAGES,
-                           done=progress(pool, counts).done, refill_runs=replenishment.history(pool_id),
+    return render_template("pools/pool.html", counts=counts, button=EmptyForm(),
+                           progress=progress(pool, counts), refill_runs=replenishment.history(pool_id),
                            **context), 200, {"Vary": "HX-Request"}
 
 

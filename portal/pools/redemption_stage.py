@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from ..roles import requires
+from ..roles import MARKETING, requires
 from ..services import pools, redemption
 from ..services.errors import DomainError
-from . import bp
+from ..web import htmx
+from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
-from .views import MARKETING, _attach, _stage, _values, htmx
+from .pages import attach_refusal, pool_values, stage_page
 
 
 @bp.route("/<id:pool_id>/redemption", methods=["GET", "POST"])
@@ -21,16 +22,16 @@ def redemption_stage(pool_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            pools.update_pool(pool_id, **_values(form))
+            pools.review_redemption(pool_id, **pool_values(form))
         except DomainError as exc:
-            _attach(form, exc)
+            attach_refusal(form, exc)
             status = 422
         else:
             return redirect(url_for("pools.redemption_stage", pool_id=pool_id))
     elif request.method == "POST":
         status = 422
-    return _stage(pool_id, "redemption", "pools/stage_redemption.html", status, form=form,
-                  check=CheckCodeForm(formdata=None), per_day=redemption.per_day(pool_id))
+    return stage_page(pool_id, "redemption", "pools/stage_redemption.html", status, form=form,
+                      check=CheckCodeForm(formdata=None), per_day=redemption.per_day(pool_id))
 
 
 @bp.post("/<id:pool_id>/redemption/check")
@@ -42,7 +43,7 @@ def check_code(pool_id: int):
     if htmx():
         return render_template("pools/partials/_check.html", verdict=verdict, check=form,
                                pool=pools.get_pool(pool_id))
-    return _stage(pool_id, "redemption", "pools/stage_redemption.html", form=WindowForm(
+    return stage_page(pool_id, "redemption", "pools/stage_redemption.html", form=WindowForm(
         obj=pools.get_pool(pool_id)), check=form, verdict=verdict, per_day=redemption.per_day(pool_id))
 
 

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, url_for
+from flask import flash, redirect, url_for
 
 from .. import queue
-from ..roles import requires
+from ..roles import MARKETING, requires
 from ..services import replenishment
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import RefillForm
-
-MARKETING = ("admin", "marketer")
-
-
-def refill_context(pool_id: int, form: RefillForm | None = None) -> dict:
-    """What the panel shows: the form filled from the saved settings, and the last runs."""
-    rep = replenishment.get(pool_id)
-    if form is None:
-        data = {}
-        if rep is not None:
-            data = {"url": rep.url, "username": rep.username, "every_hours": rep.every_hours or 24,
-                    "daily_at": rep.daily_at, "schedule": "daily" if rep.daily_at else "hours",
-                    "drop_folder": rep.drop_folder, "top_up_count": rep.top_up_count,
-                    "top_up_cap": rep.top_up_cap}
-        form = RefillForm(formdata=None, data=data)
-    return {"refill": form, "refill_settings": rep, "refill_runs": replenishment.history(pool_id, 5),
-            "drop_path": replenishment.drop_path(pool_id),
-            "drop_configured": bool(current_app.config.get("DROP_FOLDER"))}
+from .pages import codes_page
 
 
 @bp.post("/<id:pool_id>/replenishment")
 @requires(*MARKETING)
 def save_refill(pool_id: int):
     """Save how the pool keeps itself filled."""
-    from .views import codes_page
-
     form = RefillForm()
     if form.validate_on_submit():
         daily = form.schedule.data == "daily"

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import queue
 from ..models import Transport
-from ..roles import requires
+from ..roles import MARKETING, requires
 from ..services import pools, sending, transports
 from ..services.errors import DomainError
-from . import bp
+from .blueprint import bp
 from .forms import SendForm, TestSendForm
+from .pages import CHANNEL_NAMES, channels_page
 
-MARKETING = ("admin", "marketer")
-CHANNEL_NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
 TRANSPORTS = ", ".join(t.value for t in Transport)
-
-
-def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
-    """What stage 4's send panel shows: who it reaches, the channels ready, recent sends."""
-    config = current_app.config
-    context = {
-        "audience": sending.audience_size(pool_id),
-        "ready": {name: transports.configured(config, name) for name in CHANNEL_NAMES},
-        "channel_names": CHANNEL_NAMES,
-        "sends": [sending.progress(job.id) for job in sending.jobs_for(pool_id, limit=5)],
-        "send_form": SendForm(formdata=None),
-        "test_form": TestSendForm(formdata=None),
-        "test_result": None,
-    }
-    context.update(overrides)
-    return context
 
 
 @bp.post(f"/<id:pool_id>/sends/<any({TRANSPORTS}):channel>")
@@ -80,8 +63,6 @@ def send_progress(pool_id: int, job_id: int):
 @requires(*MARKETING)
 def test_send(pool_id: int):
     """Send the message with a sample code to the marketer; consumes no code."""
-    from .views import channels_page
-
     form = TestSendForm()
     result = None
     status = 422

@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -58,10 +59,11 @@ def create_user(email: str, password: str, role: str, store_code: str | None = N
     store_id = find_store(store_code).id if store_code else None
     if role == Role.CASHIER and store_id is None:
         raise InvalidInput("A cashier belongs to a store: give its code.", field="store")
+    # Hashed before the transaction: a strong hash takes a while, with no lock held.
+    hashed = generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
     try:
         with write_transaction() as session:
-            user = User(email=email, password_hash=generate_password_hash(password),
-                        role=role, store_id=store_id)
+            user = User(email=email, password_hash=hashed, role=role, store_id=store_id)
             session.add(user)
     except IntegrityError as exc:
         raise Conflict(f"A user with email {email} already exists.", field="email") from exc

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -98,6 +98,12 @@ _RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
              _codes.c.expires_at)
 
 
+def givable(now: datetime) -> ColumnElement[bool]:
+    """Which codes may be given to a customer now: available, and not past their own expiry."""
+    return and_(_codes.c.status == CodeStatus.AVAILABLE.value,
+                or_(_codes.c.expires_at.is_(None), _codes.c.expires_at > now))
+
+
 def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor, *,
                audience: bool = False) -> Assignment:
     """One customer's assignment inside the caller's transaction."""
@@ -129,8 +135,7 @@ def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
         select(_codes.c.id)
         .where(
             _codes.c.pool_id == pool.id,
-            _codes.c.status == CodeStatus.AVAILABLE.value,
-            or_(_codes.c.expires_at.is_(None), _codes.c.expires_at > now),
+            givable(now),
         )
         .order_by(_codes.c.id)
         .limit(1)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus
+from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus, utcnow
 from . import alerts
 from .errors import Conflict, InvalidInput, NotFound
 from .times import EARLIEST, LATEST
@@ -109,6 +109,16 @@ def create_pool(name: str, *, owner_id: int | None = None, **values: Any) -> Poo
 
 def update_pool(pool_id: int, **values: Any) -> Pool:
     """Change a pool's settings, status included."""
+    return _update(pool_id, values)
+
+
+def review_redemption(pool_id: int, **values: Any) -> Pool:
+    """Save the redemption rules (window, per-customer limit) the marketer reviewed, and
+    note when: the set-up's last stage is then done."""
+    return _update(pool_id, values, reviewed=True)
+
+
+def _update(pool_id: int, values: dict[str, Any], *, reviewed: bool = False) -> Pool:
     unknown = set(values) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"Unknown pool fields: {', '.join(sorted(unknown))}.")
@@ -122,6 +132,8 @@ def update_pool(pool_id: int, **values: Any) -> Pool:
             _check_window(pool)
             if pool.valid_until != ends:
                 pool.expiry_alerted_at = None  # a new end date earns a new reminder
+            if reviewed:
+                pool.redemption_reviewed_at = utcnow()
             if "low_stock_threshold" in values:
                 session.flush()
                 alerts.check_low_stock(session, pool_id)

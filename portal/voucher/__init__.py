@@ -1,7 +1,7 @@
 """The customer's voucher pages, reached by signed links from messages."""
 
-from flask import Blueprint
+# The route modules register their views on bp as they are imported.
+from . import views  # noqa: F401
+from .blueprint import bp
 
-bp = Blueprint("voucher", __name__, url_prefix="/v")
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -11,7 +11,7 @@ from ..models import Code, Customer
 from ..services import assignment, barcodes
 from ..services.links import CUSTOMER, VOUCHER, read_token, voucher_url
 from ..services.redemption import verdict_for
-from . import bp
+from .blueprint import bp
 
 
 def _code(code_id: int) -> Code | None:

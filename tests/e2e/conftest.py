@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
+from tests.conftest import CHEAP_PASSWORD_HASH
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -50,7 +51,8 @@ def live(tmp_path, live_config, monkeypatch):
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
         "SECRET_KEY": "browser-tests", "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": True,
-        "PUBLIC_BASE_URL": "http://127.0.0.1", **live_config,
+        "PUBLIC_BASE_URL": "http://127.0.0.1", "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+        **live_config,
     })
     with app.app_context():
         db.create_all()

@@ -107,8 +107,9 @@ def test_expired_codes_are_not_given_out(app):
     from portal.services import imports
     imports.import_codes(pool.id, upload("code,expires_at\nOLD111,2001-01-01\nNEW222,2099-01-01\n"))
     assert assignment.assign_code(pool.id, customer("C1")).code == "NEW222"
-    with pytest.raises(PoolUnavailable):
+    with pytest.raises(PoolUnavailable) as info:
         assignment.assign_code(pool.id, customer("C2"))
+    assert info.value.reason == "pool_exhausted"
 
 
 def test_wrong_customer_fields_are_refused(app):
@@ -155,8 +156,9 @@ def test_customer_list_reports_failed_lines_and_runs_dry(app):
 
 def test_customer_list_that_is_not_text_changes_nothing(app):
     pool_id = pool_with_codes(n=2)
-    with pytest.raises(MalformedFile):
+    with pytest.raises(MalformedFile) as info:
         assignment.assign_file(pool_id, upload(b"customer_id\nA1\n\xff\xfe\x00\x00"))
+    assert info.value.reason == "malformed_file"
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
     assert kept_counts(pool_id)["assigned"] == 0
 

@@ -77,12 +77,13 @@ def test_generated_codes_never_collide_with_codes_anywhere(app):
 def test_refuses_more_than_half_the_remaining_space_and_says_how_much_is_left(pool_id):
     with pytest.raises(CodeSpaceTooSmall) as info:
         generation.generate_codes(pool_id, 51, Spec(length=2, charset="numeric", prefix="Q"))
+    assert info.value.reason == "code_space_too_small"
     assert info.value.details == {"requested": 51, "remaining": 100, "allowed": 50}
     assert "100" in info.value.message and "50" in info.value.message
     generation.generate_codes(pool_id, 50, Spec(length=2, charset="numeric", prefix="Q"))
     with pytest.raises(CodeSpaceTooSmall) as info:
         generation.generate_codes(pool_id, 26, Spec(length=2, charset="numeric", prefix="Q"))
-    assert info.value.details["remaining"] == 50
+    assert info.value.reason == "code_space_too_small" and info.value.details["remaining"] == 50
     assert kept_counts(pool_id)["available"] == 50
 
 
@@ -98,14 +99,15 @@ def test_refuses_more_than_half_the_remaining_space_and_says_how_much_is_left(po
 def test_bad_specs_are_refused_naming_the_field(pool_id, spec, field):
     with pytest.raises(InvalidInput) as info:
         generation.generate_codes(pool_id, 5, spec)
-    assert info.value.details["field"] == field
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", field)
     assert kept_counts(pool_id)["available"] == 0
 
 
 @pytest.mark.parametrize("count", [0, -1, generation.MAX_COUNT + 1])
 def test_bad_counts_are_refused(pool_id, count):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         generation.generate_codes(pool_id, count)
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "count")
 
 
 def test_room_and_preview_store_nothing(pool_id):

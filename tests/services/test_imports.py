@@ -136,7 +136,7 @@ def test_malformed_file_is_refused_and_changes_nothing(pool_id, content, words):
     before = db.session.scalar(select(func.count()).select_from(ImportBatch))
     with pytest.raises(MalformedFile) as info:
         imports.import_codes(pool_id, upload(content))
-    assert words in info.value.message
+    assert info.value.reason == "malformed_file" and words in info.value.message
     assert db.session.scalar(select(func.count()).select_from(Code)) == 1
     assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == before
     assert kept_counts(pool_id)["available"] == 1
@@ -146,15 +146,16 @@ def test_a_bad_byte_late_in_a_big_file_leaves_the_pool_as_before(pool_id):
     good = "\n".join(f"LATE-{i:06d}" for i in range(30_000)).encode()
     with pytest.raises(MalformedFile) as info:
         imports.import_codes(pool_id, upload(good + b"\nBAD\xff\xfeCODE\n"))
-    assert info.value.details["line"] >= 29_000
+    assert info.value.reason == "malformed_file" and info.value.details["line"] >= 29_000
     assert db.session.scalar(select(func.count()).select_from(Code)) == 0
     assert kept_counts(pool_id) == real_counts(pool_id)
     assert kept_counts(pool_id)["available"] == 0
 
 
 def test_a_field_too_large_for_csv_is_a_clear_error(pool_id):
-    with pytest.raises(MalformedFile):
+    with pytest.raises(MalformedFile) as info:
         imports.import_codes(pool_id, upload("CODE1\n" + "Q" * 200_000 + "\n"))
+    assert info.value.reason == "malformed_file" and info.value.details["line"] == 2
     assert db.session.scalar(select(func.count()).select_from(Code)) == 0
 
 
@@ -164,11 +165,13 @@ def test_empty_file_imports_nothing(pool_id):
 
 
 def test_header_without_a_code_column_is_refused(pool_id):
-    with pytest.raises(MalformedFile):
+    with pytest.raises(MalformedFile) as info:
         imports.import_codes(pool_id, upload("email,expiry\na@b.c,2030-01-01\n"))
+    assert info.value.reason == "malformed_file"
 
 
 def test_archived_pool_takes_no_codes(pool_id):
     pools.set_status(pool_id, "archived")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as info:
         imports.import_codes(pool_id, upload("ABC123\n"))
+    assert info.value.reason == "pool_archived"

@@ -28,7 +28,7 @@ def test_names_are_unique(app):
     pools.create_pool("Spring")
     with pytest.raises(Conflict) as info:
         pools.create_pool("Spring")
-    assert info.value.details["field"] == "name"
+    assert (info.value.reason, info.value.details["field"]) == ("conflict", "name")
 
 
 @pytest.mark.parametrize("values, field", [
@@ -41,14 +41,15 @@ def test_names_are_unique(app):
 def test_wrong_values_name_their_field(app, values, field):
     with pytest.raises(InvalidInput) as info:
         pools.create_pool("P", **values)
-    assert info.value.details["field"] == field
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", field)
     assert pools.list_pools() == []
 
 
 def test_window_must_be_in_order(app):
     now = utcnow()
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         pools.create_pool("P", valid_from=now, valid_until=now - timedelta(days=1))
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "valid_until")
     pool = pools.create_pool("P", valid_from=now, valid_until=now + timedelta(days=1))
     assert pool.valid_until.tzinfo is not None
 
@@ -59,7 +60,9 @@ def test_update_and_status(app):
     pools.set_status(pool.id, "paused")
     fresh = pools.get_pool(pool.id)
     assert (fresh.benefit, fresh.per_customer_limit, fresh.status) == ("Free coffee", 3, "paused")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         pools.update_pool(pool.id, colour="red")
-    with pytest.raises(NotFound):
+    assert info.value.reason == "invalid_request" and "colour" in info.value.message
+    with pytest.raises(NotFound) as info:
         pools.update_pool(999, benefit="x")
+    assert info.value.reason == "unknown_pool"

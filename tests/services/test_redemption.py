@@ -125,10 +125,12 @@ def test_rollback_returns_the_code_and_records_why(assigned):
     with pytest.raises(Conflict) as info:
         redemption.rollback(done.id, "again")
     assert info.value.reason == "already_rolled_back"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         redemption.rollback(done.id, "  ")
-    with pytest.raises(NotFound):
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "reason")
+    with pytest.raises(NotFound) as info:
         redemption.rollback(99999, "nothing")
+    assert info.value.reason == "unknown_redemption"
     kinds = [e.kind for e in history.for_code(done.code_id)]
     assert kinds == ["imported", "assigned", "redeemed", "redemption_rolled_back"]
     assert history.for_code(done.code_id)[-1].details["reason"] == "customer returned the goods"
@@ -142,8 +144,9 @@ def test_cancel_voids_a_code(assigned):
     canceled = redemption.cancel(code, "sent to the wrong person", actor=Actor(user_id=None))
     assert canceled.status == "canceled"
     assert redemption.validate(code).reason == "canceled"
-    with pytest.raises(RedemptionRefused):
+    with pytest.raises(RedemptionRefused) as info:
         redemption.redeem(code)
+    assert info.value.reason == "canceled"
     with pytest.raises(Conflict) as info:
         redemption.cancel(code, "twice")
     assert info.value.reason == "already_canceled"

@@ -203,8 +203,9 @@ def test_a_broken_dropped_file_goes_to_failed_and_alerts_once(app, drop):
 def test_drop_folder_needs_the_server_setting(app):
     app.config["DROP_FOLDER"] = ""
     pool_id = pools.create_pool("No folder").id
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as info:
         replenishment.configure(pool_id, drop_folder=True)
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "drop_folder")
 
 
 def take(pool_id: int, n: int, start: int) -> None:

@@ -20,8 +20,6 @@ from portal.services import generation, jobs, pools
 from portal.services.tx import write_transaction
 from tests.helpers import run_queue
 
-HX = {"HX-Request": "true"}
-
 
 @pytest.fixture
 def app_config():
@@ -34,51 +32,49 @@ def codes_file(n: int) -> bytes:
 
 
 def upload(client, pool_id: int, body: bytes, **extra):  # noqa: ANN001, ANN003
-    return client.post(f"/pools/{pool_id}/codes/import", headers=HX,
+    return client.post(f"/pools/{pool_id}/codes/import",
                        data={"file": (io.BytesIO(body), "partner.csv"), **extra},
                        content_type="multipart/form-data")
 
 
-def test_a_large_import_runs_in_the_background_and_reports_when_done(as_role, app):
+def test_a_large_import_runs_in_the_background_and_reports_when_done(htmx, as_role, app):
     pool_id = pools.create_pool("Big").id
-    marketer = as_role("marketer")
-    answer = upload(marketer, pool_id, codes_file(50) + b"bad code!\n")
+    answer = upload(htmx, pool_id, codes_file(50) + b"bad code!\n")
     assert answer.status_code == 202
     assert "in the background" in answer.text and 'hx-trigger="every 1s"' in answer.text
     job = db.session.scalars(select(Job)).one()
     assert pools.counts(pool_id).available == 0
 
-    running = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    running = htmx.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert running.status_code == 200 and "waiting for a worker" in running.text
 
     run_queue()
-    done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    done = htmx.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert done.status_code == 286
     assert "<strong>50</strong> imported, <strong>1</strong> rejected" in done.text
     assert 'id="pool-counts"' in done.text and "hx-swap-oob" in done.text
     assert pools.counts(pool_id).available == 50
     assert not list((Path(app.instance_path) / "uploads").iterdir())  # the upload is cleaned up
     # Without JavaScript, the stage page shows the same result.
-    page = marketer.get(f"/pools/{pool_id}/codes?job={job.id}")
+    page = as_role("marketer").get(f"/pools/{pool_id}/codes?job={job.id}")
     assert "<strong>50</strong> imported" in page.text
 
 
-def test_a_malformed_large_file_fails_and_changes_nothing(as_role, app):
+def test_a_malformed_large_file_fails_and_changes_nothing(htmx, app):
     pool_id = pools.create_pool("Broken").id
-    marketer = as_role("marketer")
-    upload(marketer, pool_id, b"\x00\x01\x02binary" * 50)
+    upload(htmx, pool_id, b"\x00\x01\x02binary" * 50)
     run_queue()
     job = db.session.scalars(select(Job)).one()
     assert job.state == "failed"
-    answer = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    answer = htmx.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert answer.status_code == 286 and "was not applied" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Code)) == 0
     assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
 
 
-def test_a_file_job_is_applied_once_even_when_run_again(as_role, app):
+def test_a_file_job_is_applied_once_even_when_run_again(htmx, app):
     pool_id = pools.create_pool("Twice").id
-    upload(as_role("marketer"), pool_id, codes_file(30))
+    upload(htmx, pool_id, codes_file(30))
     job = db.session.scalars(select(Job)).one()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
@@ -94,36 +90,35 @@ def test_a_file_job_is_applied_once_even_when_run_again(as_role, app):
     assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 1
 
 
-def test_a_large_customer_list_can_wait_for_the_send(as_role, app):
+def test_a_large_customer_list_can_wait_for_the_send(htmx, as_role, app):
     pool_id = pools.create_pool("Later").id
     generation.generate_codes(pool_id, 10)
     body = b"customer_id,email,email_consent\n" + b"".join(
         b"L%03d,l%d@example.com,yes\n" % (i, i) for i in range(12))
-    marketer = as_role("marketer")
-    answer = marketer.post(f"/pools/{pool_id}/customers/upload", headers=HX,
-                           data={"file": (io.BytesIO(body), "list.csv"), "when": "send"},
-                           content_type="multipart/form-data")
+    answer = htmx.post(f"/pools/{pool_id}/customers/upload",
+                       data={"file": (io.BytesIO(body), "list.csv"), "when": "send"},
+                       content_type="multipart/form-data")
     assert answer.status_code == 202
     run_queue()
     job = db.session.scalars(select(Job)).one()
-    done = marketer.get(f"/pools/{pool_id}/jobs/{job.id}")
+    done = htmx.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert "<strong>12</strong> added to the campaign" in done.text
     assert db.session.scalar(select(func.count()).select_from(Audience)) == 12
     assert pools.counts(pool_id).assigned == 0
     # Stage 3 counts as done: the customers are in, their codes come with the send.
-    stepper = marketer.get(f"/pools/{pool_id}/channels").text
+    stepper = as_role("marketer").get(f"/pools/{pool_id}/channels").text
     assert re.search(r'3\. Customers</span>\s*<span class="visually-hidden">\(done\)', stepper)
 
 
-def test_small_uploads_still_answer_at_once(as_role, app):
+def test_small_uploads_still_answer_at_once(htmx, app):
     app.config["BACKGROUND_FILE_BYTES"] = 10_000
     pool_id = pools.create_pool("Small").id
-    answer = upload(as_role("marketer"), pool_id, codes_file(5))
+    answer = upload(htmx, pool_id, codes_file(5))
     assert answer.status_code == 200 and "<strong>5</strong> imported" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 
-def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
+def test_a_run_taken_over_by_a_recovery_applies_nothing(htmx, app):
     """A run that looked dead (silent too long) is taken over; when the first run gets to
     its commit after all, it finds the job is no longer its own and rolls back."""
     from datetime import timedelta
@@ -134,9 +129,9 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
     pool_id = pools.create_pool("Twice over", per_customer_limit=2).id
     generation.generate_codes(pool_id, 80)
     body = b"customer_id\n" + b"".join(b"CUSTOMER%03d\n" % i for i in range(20))
-    as_role("marketer").post(f"/pools/{pool_id}/customers/upload", headers=HX,
-                             data={"file": (io.BytesIO(body), "list.csv"), "when": "now"},
-                             content_type="multipart/form-data")
+    htmx.post(f"/pools/{pool_id}/customers/upload",
+              data={"file": (io.BytesIO(body), "list.csv"), "when": "now"},
+              content_type="multipart/form-data")
     job = db.session.scalars(select(Job)).one()
     slow = jobs.begin_file(job.id, "elsewhere.example:4242")  # a worker on another machine
     with write_transaction() as session:
@@ -146,7 +141,8 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(as_role, app):
     assert pools.counts(pool_id).assigned == 20
     with open(slow.path, "wb") as again:
         again.write(body)
-    with pytest.raises(Conflict), open(slow.path, "rb") as stream:
+    with pytest.raises(Conflict) as info, open(slow.path, "rb") as stream:
         assignment.assign_file(pool_id, stream, job=slow.claim)
+    assert info.value.reason == "job_taken_over"
     assert pools.counts(pool_id).assigned == 20  # not 40
     assert db.session.get(Job, job.id).state == "done"

@@ -11,8 +11,6 @@ from portal.services import assignment, imports, pools, redemption
 from tests.conftest import DATA
 from tests.helpers import customer, upload
 
-HX = {"HX-Request": "true"}
-
 
 @pytest.fixture
 def marketer(as_role):
@@ -49,10 +47,9 @@ def test_pool_errors_sit_beside_their_fields(marketer, pool_id):
     assert taken.status_code == 422 and "already exists" in taken.text
 
 
-def test_import_shows_summary_rejected_lines_and_csv(marketer, pool_id):
+def test_import_shows_summary_rejected_lines_and_csv(htmx, marketer, pool_id):
     with open(DATA / "codes-partner-export.csv", "rb") as fh:
-        answer = marketer.post(f"/pools/{pool_id}/codes/import",
-                               data={"file": (fh, "partner.csv")}, headers=HX)
+        answer = htmx.post(f"/pools/{pool_id}/codes/import", data={"file": (fh, "partner.csv")})
     assert answer.status_code == 200
     assert "<strong>200</strong> imported" in answer.text and "duplicate in file" in answer.text
     assert 'hx-swap-oob="true"' in answer.text  # the counts update in the same response
@@ -62,30 +59,30 @@ def test_import_shows_summary_rejected_lines_and_csv(marketer, pool_id):
     assert rows[0] == ["line", "value", "reason"] and len(rows) == 4
 
 
-def test_exported_cells_cannot_run_as_formulas(marketer, pool_id):
-    answer = marketer.post(f"/pools/{pool_id}/codes/import", headers=HX,
-                           data={"file": (io.BytesIO(b"=HYPERLINK(1)\n+SUM(A1)\nGOOD-0001\n"), "x.csv")})
+def test_exported_cells_cannot_run_as_formulas(htmx, marketer, pool_id):
+    answer = htmx.post(f"/pools/{pool_id}/codes/import",
+                       data={"file": (io.BytesIO(b"=HYPERLINK(1)\n+SUM(A1)\nGOOD-0001\n"), "x.csv")})
     link = answer.text.split('href="')[-1].split('"')[0]
     text = marketer.get(link).text
     assert "'=HYPERLINK(1)" in text and "'+SUM(A1)" in text
 
 
-def test_malformed_upload_says_so_and_changes_nothing(marketer, pool_id):
-    answer = marketer.post(f"/pools/{pool_id}/codes/import", headers=HX,
-                           data={"file": (io.BytesIO(b"\x00\x01\x02"), "x.bin")})
+def test_malformed_upload_says_so_and_changes_nothing(htmx, marketer, pool_id):
+    answer = htmx.post(f"/pools/{pool_id}/codes/import",
+                       data={"file": (io.BytesIO(b"\x00\x01\x02"), "x.bin")})
     assert answer.status_code == 422 and "binary" in answer.text
     assert pools.counts(pool_id).total == 0
     no_file = marketer.post(f"/pools/{pool_id}/codes/import", data={})
     assert no_file.status_code == 422 and "Choose a file" in no_file.text
 
 
-def test_generate_preview_and_generate(marketer, pool_id):
-    preview = marketer.get(f"/pools/{pool_id}/codes/preview",
-                           query_string={"charset": "numeric", "pattern": "GIFT-####", "count": 5})
+def test_generate_preview_and_generate(htmx, marketer, pool_id):
+    preview = htmx.get(f"/pools/{pool_id}/codes/preview",
+                       query_string={"charset": "numeric", "pattern": "GIFT-####", "count": 5})
     assert "GIFT-" in preview.text and "Room for 10,000" in preview.text
-    bad = marketer.get(f"/pools/{pool_id}/codes/preview", query_string={"pattern": "NOHASH"})
+    bad = htmx.get(f"/pools/{pool_id}/codes/preview", query_string={"pattern": "NOHASH"})
     assert "at least one #" in bad.text
-    made = marketer.post(f"/pools/{pool_id}/codes/generate", headers=HX, data={
+    made = htmx.post(f"/pools/{pool_id}/codes/generate", data={
         "count": 100, "charset": "numeric", "pattern": "GIFT-####", "length": 10})
     assert made.status_code == 201 and "<strong>100</strong> codes generated" in made.text
     too_many = marketer.post(f"/pools/{pool_id}/codes/generate", data={
@@ -94,31 +91,30 @@ def test_generate_preview_and_generate(marketer, pool_id):
     assert pools.counts(pool_id).available == 100
 
 
-def test_customers_stage_assigns_a_list_and_one_customer(marketer, pool_id):
+def test_customers_stage_assigns_a_list_and_one_customer(htmx, marketer, pool_id):
     says_missing = marketer.get(f"/pools/{pool_id}/customers")
     assert "has no codes yet" in says_missing.text and f"/pools/{pool_id}/codes" in says_missing.text
     imports.import_codes(pool_id, upload("\n".join(f"SPRI-{i:04d}" for i in range(150))))
     with open(DATA / "customers.csv", "rb") as fh:
-        answer = marketer.post(f"/pools/{pool_id}/customers/upload", headers=HX,
-                               data={"file": (fh, "customers.csv")})
+        answer = htmx.post(f"/pools/{pool_id}/customers/upload", data={"file": (fh, "customers.csv")})
     assert answer.status_code == 200
     assert "<strong>120</strong> assigned" in answer.text and "<strong>1</strong> already" in answer.text
     assert 'id="pool-counts"' in answer.text and 'hx-swap-oob="true"' in answer.text
-    one = marketer.post(f"/pools/{pool_id}/customers/add", headers=HX,
-                        data={"customer_id": "NEW1", "first_name": "Ana", "email_consent": "y"})
+    one = htmx.post(f"/pools/{pool_id}/customers/add",
+                    data={"customer_id": "NEW1", "first_name": "Ana", "email_consent": "y"})
     assert one.status_code == 201 and "Assigned" in one.text
     wrong = marketer.post(f"/pools/{pool_id}/customers/add", data={"customer_id": "X",
                                                                    "email": "nope"})
     assert wrong.status_code == 422 and "is not an email address" in wrong.text
 
 
-def test_channels_messages_preview_and_export(marketer, pool_id):
+def test_channels_messages_preview_and_export(htmx, marketer, pool_id):
     imports.import_codes(pool_id, upload("SPRI-0001\n=EVIL-1\n"))
     assignment.assign_code(pool_id, customer("C1", first_name="Maria", email="m@example.com"))
     page = marketer.get(f"/pools/{pool_id}/channels")
     assert "Preview for a sample customer" in page.text and "SAMPLE-CODE-1234" in page.text
-    preview = marketer.post(f"/pools/{pool_id}/channels/sms/preview",
-                            data={"sms-body": "Hi {{ first_name }}, code {{ code }} ☕"})
+    preview = htmx.post(f"/pools/{pool_id}/channels/sms/preview",
+                        data={"sms-body": "Hi {{ first_name }}, code {{ code }} ☕"})
     assert "Hi Maria, code SAMPLE-CODE-1234" in preview.text and "Unicode" in preview.text
     saved = marketer.post(f"/pools/{pool_id}/channels/email", data={
         "email-enabled": "y", "email-subject": "For you, {{ first_name }}",
@@ -135,15 +131,14 @@ def test_channels_messages_preview_and_export(marketer, pool_id):
     assert rows[1][5].startswith("http://portal.test/v/")
 
 
-def test_redemption_stage_window_check_and_chart(marketer, pool_id):
+def test_redemption_stage_window_check_and_chart(htmx, marketer, pool_id):
     imports.import_codes(pool_id, upload("SPRI-0001\nSPRI-0002\n"))
     code = assignment.assign_code(pool_id, customer("C1")).code
     redemption.redeem(code)
     page = marketer.get(f"/pools/{pool_id}/redemption")
     assert page.status_code == 200 and "Redemptions per day" in page.text and "<svg" in page.text
     assert 'href="/till/"' in page.text
-    checked = marketer.post(f"/pools/{pool_id}/redemption/check", data={"code": code.lower()},
-                            headers=HX)
+    checked = htmx.post(f"/pools/{pool_id}/redemption/check", data={"code": code.lower()})
     assert "ALREADY REDEEMED" in checked.text and "<html" not in checked.text
     unknown = marketer.post(f"/pools/{pool_id}/redemption/check", data={"code": "NOPE"})
     assert "UNKNOWN CODE" in unknown.text and "<html" in unknown.text
@@ -152,13 +147,13 @@ def test_redemption_stage_window_check_and_chart(marketer, pool_id):
     assert saved.status_code == 302 and pools.get_pool(pool_id).per_customer_limit == 2
 
 
-def test_dashboard_shows_stage_low_stock_and_refreshes(marketer, pool_id):
+def test_dashboard_shows_stage_low_stock_and_refreshes(htmx, marketer, pool_id):
     pools.update_pool(pool_id, low_stock_threshold=5)
     imports.import_codes(pool_id, upload("SPRI-0001\nSPRI-0002\n"))
     page = marketer.get("/pools/")
     assert "Low stock" in page.text and "stage 3 of 5: Customers" in page.text
     assert 'hx-trigger="every 5s"' in page.text
-    partial = marketer.get("/pools/counts", headers=HX)
+    partial = htmx.get("/pools/counts")
     assert "<html" not in partial.text and "Spring" in partial.text
 
 
@@ -166,15 +161,15 @@ def test_empty_dashboard_says_what_to_do(marketer):
     assert "Create your first pool" in marketer.get("/pools/").text
 
 
-def test_pool_page_browse_history_cancel_status_and_export(marketer, pool_id):
+def test_pool_page_browse_history_cancel_status_and_export(htmx, marketer, pool_id):
     imports.import_codes(pool_id, upload("\n".join(f"SPRI-{i:04d}" for i in range(120))))
     given = assignment.assign_code(pool_id, customer("C77"))
     page = marketer.get(f"/pools/{pool_id}")
     assert "Funnel" in page.text and "SPRI-0000" in page.text and "Next 50 codes" in page.text
     second = marketer.get(f"/pools/{pool_id}", query_string={"after": 50})
     assert "SPRI-0050" in second.text and "SPRI-0000" not in second.text
-    by_customer = marketer.get(f"/pools/{pool_id}", query_string={"q": "C77"},
-                               headers={**HX, "HX-Target": "code-browser"})
+    by_customer = htmx.get(f"/pools/{pool_id}", query_string={"q": "C77"},
+                           headers={"HX-Target": "code-browser"})
     assert given.code in by_customer.text and "<html" not in by_customer.text
     by_code = marketer.get(f"/pools/{pool_id}", query_string={"q": given.code.lower()})
     assert given.code in by_code.text

@@ -1,0 +1,6 @@
+"""The admin blueprint, alone in its module: route modules import it from here, and
+the package's __init__ imports the route modules, so nothing imports back what imports it."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
