@@ -21,6 +21,7 @@ from ..services import (
 from ..services.customers import CustomerData
 from ..services.errors import DomainError, InvalidInput
 from ..services.links import voucher_url
+from ..services.urls import without_credentials
 from . import bp, schemas
 from .auth import key_identity
 from .errors import ApiError
@@ -59,7 +60,7 @@ def _replenishment(pool_id: int) -> schemas.ReplenishmentOut | None:
         return None
     last = replenishment.history(pool_id, limit=1)
     return schemas.ReplenishmentOut(
-        url=replenishment.public_url(rep.url), bearer_token_set=bool(rep.bearer_token_enc),
+        url=without_credentials(rep.url), bearer_token_set=bool(rep.bearer_token_enc),
         username=rep.username, password_set=bool(rep.password_enc), every_hours=rep.every_hours,
         daily_at=rep.daily_at, drop_folder=rep.drop_folder, top_up_count=rep.top_up_count,
         top_up_cap=rep.top_up_cap, next_run_at=rep.next_run_at,

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from cryptography.fernet import Fernet, InvalidToken
@@ -42,6 +42,7 @@ from ..models import (
 from . import alerts, generation, imports, pools
 from .errors import Conflict, DomainError, InvalidInput, NotFound
 from .tx import write_transaction
+from .urls import without_credentials
 
 FETCH_TIMEOUT = 30
 RUN_LEASE = timedelta(minutes=30)
@@ -171,16 +172,6 @@ def configure(pool_id: int, **values: object) -> Replenishment:
     return rep
 
 
-def public_url(url: str | None) -> str | None:
-    """The address without any user:password written into it."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
 def drop_path(pool_id: int) -> str | None:
     """Where the partner drops this pool's files: pool-<id>-<anything> in DROP_FOLDER."""
     folder = current_app.config.get("DROP_FOLDER")
@@ -299,7 +290,7 @@ def _get(url: str, headers: dict, auth: tuple | None, timeout: float) -> request
     for _ in range(6):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DomainError(f"{public_url(url)} is not an http(s) address.", reason="fetch_failed")
+            raise DomainError(f"{without_credentials(url)} is not an http(s) address.", reason="fetch_failed")
         refusal = _refused_address(parts.hostname)
         if refusal:
             raise DomainError(f"Not fetched: {refusal}.", reason="fetch_failed")
@@ -310,13 +301,13 @@ def _get(url: str, headers: dict, auth: tuple | None, timeout: float) -> request
             response = requests.get(url, headers=headers, auth=auth, timeout=timeout, stream=True,
                                     allow_redirects=False)
         except requests.RequestException as exc:
-            raise DomainError(f"Could not fetch {public_url(url)}: {type(exc).__name__}.",
+            raise DomainError(f"Could not fetch {without_credentials(url)}: {type(exc).__name__}.",
                               reason="fetch_failed") from exc
         if response.status_code not in (301, 302, 303, 307, 308) or "Location" not in response.headers:
             return response
         response.close()
         url = urljoin(url, response.headers["Location"])
-    raise DomainError(f"{public_url(url)} redirects too often.", reason="fetch_failed")
+    raise DomainError(f"{without_credentials(url)} redirects too often.", reason="fetch_failed")
 
 
 def _fetch(rep: Replenishment) -> Fetched:
@@ -338,7 +329,7 @@ def _fetch(rep: Replenishment) -> Fetched:
         if response.status_code == 304:
             return Fetched(None, rep.etag, rep.last_modified)
         if response.status_code != 200:
-            raise DomainError(f"{public_url(rep.url)} answered HTTP {response.status_code}.",
+            raise DomainError(f"{without_credentials(rep.url)} answered HTTP {response.status_code}.",
                               reason="fetch_failed")
         handle, name = tempfile.mkstemp(prefix="replenish-", suffix=".csv")
         size = 0
@@ -347,12 +338,12 @@ def _fetch(rep: Replenishment) -> Fetched:
                 for chunk in response.iter_content(1024 * 1024):
                     size += len(chunk)
                     if size > limit:
-                        raise DomainError(f"{public_url(rep.url)} is larger than {limit:,} bytes.",
+                        raise DomainError(f"{without_credentials(rep.url)} is larger than {limit:,} bytes.",
                                           reason="fetch_failed")
                     out.write(chunk)
         except requests.RequestException as exc:
             Path(name).unlink(missing_ok=True)
-            raise DomainError(f"The download from {public_url(rep.url)} broke off: "
+            raise DomainError(f"The download from {without_credentials(rep.url)} broke off: "
                               f"{type(exc).__name__}.", reason="fetch_failed") from exc
         except BaseException:
             Path(name).unlink(missing_ok=True)
@@ -361,7 +352,7 @@ def _fetch(rep: Replenishment) -> Fetched:
 
 
 def _from_url(rep: Replenishment) -> ReplenishmentRun:
-    detail = public_url(rep.url) or ""
+    detail = without_credentials(rep.url) or ""
     try:
         fetched = _fetch(rep)
     except DomainError as exc:
