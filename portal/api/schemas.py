@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..services.replenishment import settings as refill
+
 API_MAX_GENERATE = 1_000_000
 BarcodeFormat = Literal["qr", "code128", "ean13", "none"]
 PoolStatus = Literal["active", "paused", "archived"]
@@ -53,22 +55,23 @@ class PoolSettings(Strict):
 class ReplenishmentIn(Strict):
     """Keeping the pool filled; a field left out stays as it is."""
 
-    url: str | None = Field(None, max_length=2000, description=(
+    url: str | None = Field(None, max_length=refill.URL_MAX, description=(
         "An http(s) address of the partner's file, fetched on the schedule; null removes it."))
-    bearer_token: str | None = Field(None, max_length=1000, description=(
+    bearer_token: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
         "Write-only: sent as `Authorization: Bearer`. Never returned; an empty string removes it."))
-    username: str | None = Field(None, max_length=200, description="For HTTP basic sign-in.")
-    password: str | None = Field(None, max_length=1000, description=(
+    username: str | None = Field(None, max_length=refill.USERNAME_MAX, description="For HTTP basic sign-in.")
+    password: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
         "Write-only, for HTTP basic sign-in. Never returned; an empty string removes it."))
-    every_hours: Whole(ge=1, le=720) | None = Field(None, description="Fetch every N hours.")
-    daily_at: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+    every_hours: Whole(ge=refill.EVERY_HOURS_MIN, le=refill.EVERY_HOURS_MAX) | None = Field(
+        None, description="Fetch every N hours.")
+    daily_at: str | None = Field(None, pattern=refill.DAILY_AT_PATTERN,
                                  description="Or fetch daily at HH:MM, UTC.")
     drop_folder: bool | None = Field(None, description=(
         "Import files named `pool-<id>-…` that appear in the server's drop folder."))
-    top_up_count: Whole(ge=0, le=API_MAX_GENERATE) | None = Field(None, description=(
+    top_up_count: Whole(ge=0, le=refill.TOP_UP_COUNT_MAX) | None = Field(None, description=(
         "Codes to generate (with the pool's latest generation settings) each time available "
         "codes fall below the low-stock threshold; 0 turns it off."))
-    top_up_cap: Whole(ge=0, le=2**53) | None = Field(None, description=(
+    top_up_cap: Whole(ge=0, le=refill.TOP_UP_CAP_MAX) | None = Field(None, description=(
         "Top-ups stop at this many codes in the pool in all; null for no cap."))
 
 

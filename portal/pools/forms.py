@@ -12,7 +12,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from ..services.errors import InvalidInput
+from ..services.replenishment import settings as refill
 
 BARCODES = [SelectChoice("qr", "QR code"), SelectChoice("code128", "Code 128 barcode"),
             SelectChoice("ean13", "EAN-13 barcode (numeric codes)"), SelectChoice("none", "None")]
@@ -103,19 +106,27 @@ class CustomerListForm(UploadForm):
 
 
 class RefillForm(FlaskForm):
-    url = StringField("Address of the partner's file", validators=[Optional(), Length(max=2000)],
+    url = StringField("Address of the partner's file", validators=[Optional(), Length(max=refill.URL_MAX)],
                       description="http:// or https://; fetched on the schedule below.")
-    bearer_token = PasswordField("Bearer token", validators=[Optional(), Length(max=1000)])
-    username = StringField("User name", validators=[Optional(), Length(max=200)])
-    password = PasswordField("Password", validators=[Optional(), Length(max=1000)])
+    bearer_token = PasswordField("Bearer token", validators=[Optional(), Length(max=refill.SECRET_MAX)])
+    username = StringField("User name", validators=[Optional(), Length(max=refill.USERNAME_MAX)])
+    password = PasswordField("Password", validators=[Optional(), Length(max=refill.SECRET_MAX)])
     forget_secrets = BooleanField("Remove the stored token and password")
     schedule = SelectField("Fetch", default="hours", choices=[
         SelectChoice("hours", "Every few hours"), SelectChoice("daily", "Daily at a time (UTC)")])
-    every_hours = IntegerField("Every how many hours", default=24,
-                               validators=[Optional(), NumberRange(min=1, max=720)])
-    daily_at = StringField("Daily at (HH:MM, UTC)", validators=[Optional(), Length(max=5)])
+    every_hours = IntegerField("Every how many hours", default=refill.DEFAULT_EVERY_HOURS, validators=[
+        Optional(), NumberRange(min=refill.EVERY_HOURS_MIN, max=refill.EVERY_HOURS_MAX)])
+    daily_at = StringField("Daily at (HH:MM, UTC)")
     drop_folder = BooleanField("Import files dropped in the server's drop folder")
     top_up_count = IntegerField("When codes run low, generate this many", default=0,
-                                validators=[Optional(), NumberRange(min=0, max=1_000_000)])
+                                validators=[Optional(), NumberRange(min=0, max=refill.TOP_UP_COUNT_MAX)])
     top_up_cap = IntegerField("…until the pool has this many codes in all (empty: no cap)",
-                              validators=[Optional(), NumberRange(min=0)])
+                              validators=[Optional(), NumberRange(min=0, max=refill.TOP_UP_CAP_MAX)])
+
+    def validate_daily_at(self, field: StringField) -> None:
+        """The service's HH:MM rule, for the schedule that uses it."""
+        if self.schedule.data == "daily" and field.data and field.data.strip():
+            try:
+                refill.check_daily_at(field.data.strip())
+            except InvalidInput as exc:
+                raise ValidationError(exc.message) from exc

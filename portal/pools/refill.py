@@ -8,6 +8,7 @@ from .. import queue
 from ..roles import requires
 from ..services import replenishment
 from ..services.errors import DomainError
+from ..services.replenishment.settings import DEFAULT_EVERY_HOURS
 from . import bp
 from .forms import RefillForm
 
@@ -20,8 +21,9 @@ def refill_context(pool_id: int, form: RefillForm | None = None) -> dict:
     if form is None:
         data = {}
         if rep is not None:
-            data = {"url": rep.url, "username": rep.username, "every_hours": rep.every_hours or 24,
-                    "daily_at": rep.daily_at, "schedule": "daily" if rep.daily_at else "hours",
+            data = {"url": rep.url, "username": rep.username,
+                    "every_hours": rep.every_hours or DEFAULT_EVERY_HOURS, "daily_at": rep.daily_at,
+                    "schedule": "daily" if rep.daily_at else "hours",
                     "drop_folder": rep.drop_folder, "top_up_count": rep.top_up_count,
                     "top_up_cap": rep.top_up_cap}
         form = RefillForm(formdata=None, data=data)
@@ -40,7 +42,7 @@ def save_refill(pool_id: int):
     if form.validate_on_submit():
         daily = form.schedule.data == "daily"
         values = {"url": form.url.data or None, "username": form.username.data or None,
-                  "every_hours": None if daily else (form.every_hours.data or 24),
+                  "every_hours": None if daily else (form.every_hours.data or DEFAULT_EVERY_HOURS),
                   "daily_at": (form.daily_at.data or None) if daily else None,
                   "drop_folder": form.drop_folder.data, "top_up_count": form.top_up_count.data or 0,
                   "top_up_cap": form.top_up_cap.data}

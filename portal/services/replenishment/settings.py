@@ -11,15 +11,24 @@ from flask import current_app
 
 from ...extensions import db
 from ...models import Pool, Replenishment, utcnow
-from .. import generation
 from ..errors import InvalidInput, NotFound
 from ..tx import write_transaction
 from .secrets import seal
 
-_DAILY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
 FIELDS = ("url", "bearer_token", "username", "password", "every_hours", "daily_at", "drop_folder",
           "top_up_count", "top_up_cap")
+
+# The limits of each field. The wizard's form and the API's schema import these, so
+# the three surfaces accept the same settings.
+URL_MAX = 2000
+USERNAME_MAX = 200  # the column's size
+SECRET_MAX = 1000  # a bearer token or a password, before sealing
+EVERY_HOURS_MIN, EVERY_HOURS_MAX = 1, 720  # up to a month
+DEFAULT_EVERY_HOURS = 24  # a URL with no schedule is fetched daily
+DAILY_AT_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # HH:MM, UTC; ASCII digits only
+TOP_UP_COUNT_MAX = 1_000_000  # codes per top-up, as one generation request may make
+TOP_UP_CAP_MAX = 2**53  # the largest whole number JSON carries exactly
+_DAILY = re.compile(DAILY_AT_PATTERN)
 
 
 def get(pool_id: int) -> Replenishment | None:
@@ -35,41 +44,57 @@ def next_run(rep: Replenishment, after: datetime) -> datetime | None:
         hour, minute = map(int, rep.daily_at.split(":"))
         today = datetime.combine(after.date(), time(hour, minute), tzinfo=after.tzinfo)
         return today if today > after else today + timedelta(days=1)
-    return after + timedelta(hours=rep.every_hours or 24)
+    return after + timedelta(hours=rep.every_hours or DEFAULT_EVERY_HOURS)
+
+
+def _check_url(url: str) -> None:
+    """An http(s) address with no credentials in it, or InvalidInput(field="url")."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError as exc:
+        raise InvalidInput("The address is not a valid URL.", field="url") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_MAX:
+        raise InvalidInput("The address must be an http:// or https:// URL.", field="url")
+    if parts.username or parts.password:
+        raise InvalidInput("Put the user name and password in their own fields (the "
+                           "password is stored encrypted), not in the address.", field="url")
+
+
+def check_daily_at(daily: str) -> None:
+    """A time of day as HH:MM, or InvalidInput(field="daily_at")."""
+    if not _DAILY.fullmatch(daily):
+        raise InvalidInput("daily_at is a time of day as HH:MM (UTC), e.g. 06:30.", field="daily_at")
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _check(values: dict) -> None:
-    url = values.get("url")
-    if url:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises for a port that is not a number
-        except ValueError as exc:
-            raise InvalidInput("The address is not a valid URL.", field="url") from exc
-        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-            raise InvalidInput("The address must be an http:// or https:// URL.", field="url")
-        if parts.username or parts.password:
-            raise InvalidInput("Put the user name and password in their own fields (the "
-                               "password is stored encrypted), not in the address.", field="url")
+    if values.get("url"):
+        _check_url(values["url"])
     hours = values.get("every_hours")
-    if hours is not None and not (isinstance(hours, int) and 1 <= hours <= 720):
-        raise InvalidInput("every_hours is a whole number from 1 to 720.", field="every_hours")
+    if hours is not None and not _whole(hours, EVERY_HOURS_MIN, EVERY_HOURS_MAX):
+        raise InvalidInput(f"every_hours is a whole number from {EVERY_HOURS_MIN} to {EVERY_HOURS_MAX}.",
+                           field="every_hours")
     daily = values.get("daily_at")
-    if daily and not _DAILY.fullmatch(daily):
-        raise InvalidInput("daily_at is a time of day as HH:MM (UTC), e.g. 06:30.", field="daily_at")
+    if daily:
+        check_daily_at(daily)
     if hours and daily:
         raise InvalidInput("Choose every N hours or daily at a time, not both.", field="daily_at")
     count = values.get("top_up_count")
-    if count is not None and not (isinstance(count, int) and 0 <= count <= generation.MAX_COUNT):
-        raise InvalidInput(f"top_up_count is from 0 to {generation.MAX_COUNT:,}.", field="top_up_count")
+    if count is not None and not _whole(count, 0, TOP_UP_COUNT_MAX):
+        raise InvalidInput(f"top_up_count is from 0 to {TOP_UP_COUNT_MAX:,}.", field="top_up_count")
     cap = values.get("top_up_cap")
-    if cap is not None and not (isinstance(cap, int) and cap >= 0):
-        raise InvalidInput("top_up_cap is a whole number, 0 or more.", field="top_up_cap")
+    if cap is not None and not _whole(cap, 0, TOP_UP_CAP_MAX):
+        raise InvalidInput(f"top_up_cap is a whole number from 0 to {TOP_UP_CAP_MAX:,}.",
+                           field="top_up_cap")
     if values.get("drop_folder") and not current_app.config.get("DROP_FOLDER"):
         raise InvalidInput("No drop folder is set up on this server (DROP_FOLDER).", field="drop_folder")
-    for name in ("username", "bearer_token", "password"):
-        if values.get(name) is not None and len(values[name]) > 1000:
-            raise InvalidInput(f"{name} is too long.", field=name)
+    for name, most in (("username", USERNAME_MAX), ("bearer_token", SECRET_MAX), ("password", SECRET_MAX)):
+        if values.get(name) is not None and len(values[name]) > most:
+            raise InvalidInput(f"{name} is at most {most:,} characters.", field=name)
 
 
 def checked(values: dict) -> dict:
@@ -87,7 +112,7 @@ def checked(values: dict) -> dict:
 
 def configure(pool_id: int, **values: object) -> Replenishment:
     """Change a pool's replenishment settings. A secret left out (None) stays as it was;
-    an empty string removes it. A URL with no schedule is fetched every 24 hours."""
+    an empty string removes it. A URL with no schedule is fetched every DEFAULT_EVERY_HOURS."""
     values = checked(values)
     with write_transaction() as session:
         if session.get(Pool, pool_id) is None:
