@@ -134,10 +134,12 @@ def register(app: Flask) -> None:
 
     @app.cli.command("create-pool")
     @click.argument("name")
-    @click.option("--per-customer-limit", type=click.IntRange(min=1))
+    @click.option("--per-customer-limit", type=click.IntRange(pools.PER_CUSTOMER_LIMIT_MIN,
+                                                              pools.PER_CUSTOMER_LIMIT_MAX))
     @click.option("--valid-from", type=Moment())
     @click.option("--valid-until", type=Moment(end_of_day=True))
-    @click.option("--low-stock-threshold", type=click.IntRange(min=0))
+    @click.option("--low-stock-threshold", type=click.IntRange(pools.LOW_STOCK_THRESHOLD_MIN,
+                                                               pools.LOW_STOCK_THRESHOLD_MAX))
     @click.option("--benefit", help="What the customer gets, as the customer reads it.")
     @click.option("--barcode-format", type=click.Choice(["qr", "code128", "ean13", "none"]))
     @with_appcontext

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..services import pools
 from ..services.replenishment import settings as refill
 
 API_MAX_GENERATE = 1_000_000
@@ -41,13 +42,15 @@ class Error(BaseModel):
 class PoolSettings(Strict):
     """The pool's settings other than its name, all optional."""
 
-    description: str | None = Field(None, max_length=10_000)
-    benefit: str | None = Field(None, max_length=10_000)
-    terms: str | None = Field(None, max_length=10_000)
+    description: str | None = Field(None, max_length=pools.DESCRIPTION_MAX)
+    benefit: str | None = Field(None, max_length=pools.BENEFIT_MAX, description=(
+        "What the customer gets, as the voucher and the till show it."))
+    terms: str | None = Field(None, max_length=pools.TERMS_MAX)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
-    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
+    per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) | None = None
+    low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN,
+                               le=pools.LOW_STOCK_THRESHOLD_MAX) | None = None
     barcode_format: BarcodeFormat | None = None
     require_assignment: bool | None = None
 
@@ -76,11 +79,11 @@ class ReplenishmentIn(Strict):
 
 
 class PoolCreate(PoolSettings):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=pools.NAME_MAX)
 
 
 class PoolPatch(PoolSettings):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=pools.NAME_MAX)
     status: PoolStatus | None = None
     replenishment: ReplenishmentIn | None = None
 

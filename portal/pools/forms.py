@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from ..services import pools
 from ..services.errors import InvalidInput
 from ..services.replenishment import settings as refill
 
@@ -24,21 +25,29 @@ CHARSETS = [SelectChoice("alphanumeric", "Letters and digits, no look-alikes (0 
             SelectChoice("hex", "Hexadecimal 0–9 A–F")]
 
 
+def _one_char_line_breaks(text: str | None) -> str | None:
+    """Browsers send every line break of a textarea as CR LF; keep it as one character,
+    so text saved through the API does not grow past its limit when saved again here."""
+    return text.replace("\r\n", "\n") if text else text
+
+
 class PoolForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    benefit = StringField("What the customer gets", validators=[Optional(), Length(max=500)],
+    name = StringField("Name", validators=[DataRequired(), Length(max=pools.NAME_MAX)])
+    benefit = StringField("What the customer gets", validators=[Optional(), Length(max=pools.BENEFIT_MAX)],
                           description="Shown to customers and cashiers, e.g. “10% off your next order”.")
-    description = TextAreaField("Internal description", validators=[Optional(), Length(max=5000)])
-    terms = TextAreaField("Terms", validators=[Optional(), Length(max=5000)])
+    description = TextAreaField("Internal description", filters=[_one_char_line_breaks],
+                                validators=[Optional(), Length(max=pools.DESCRIPTION_MAX)])
+    terms = TextAreaField("Terms", filters=[_one_char_line_breaks],
+                          validators=[Optional(), Length(max=pools.TERMS_MAX)])
     barcode_format = SelectField("Barcode on the voucher", choices=BARCODES)
     valid_from = DateTimeLocalField("Redeemable from (UTC)", validators=[Optional()],
                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     valid_until = DateTimeLocalField("Redeemable until (UTC)", validators=[Optional()],
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    per_customer_limit = IntegerField("Codes per customer", default=1,
-                                      validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
-    low_stock_threshold = IntegerField("Warn when available codes fall below", default=0,
-                                       validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+    per_customer_limit = IntegerField("Codes per customer", default=1, validators=[
+        DataRequired(), NumberRange(min=pools.PER_CUSTOMER_LIMIT_MIN, max=pools.PER_CUSTOMER_LIMIT_MAX)])
+    low_stock_threshold = IntegerField("Warn when available codes fall below", default=0, validators=[
+        Optional(), NumberRange(min=pools.LOW_STOCK_THRESHOLD_MIN, max=pools.LOW_STOCK_THRESHOLD_MAX)])
     require_assignment = BooleanField("Only codes given to a customer can be redeemed", default=True)
 
 
