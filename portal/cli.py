@@ -174,7 +174,8 @@ def register(app: Flask) -> None:
     @app.cli.command("generate-codes")
     @click.argument("pool_id", type=int)
     @click.option("--count", type=click.IntRange(min=1), required=True)
-    @click.option("--length", type=click.IntRange(min=1, max=64), default=10, show_default=True)
+    @click.option("--length", type=click.IntRange(generation.LENGTH_MIN, generation.LENGTH_MAX),
+                  default=generation.DEFAULT_LENGTH, show_default=True)
     @click.option("--charset", default="alphanumeric", show_default=True,
                   help="alphanumeric (no 0 O 1 I L), alphabetic, numeric, hex, or your own set.")
     @click.option("--pattern", help="For example SUMMER-####-#### (# is a random character).")

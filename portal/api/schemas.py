@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..services import pools
+from ..services import generation, pools
+from ..services.codes import MAX_LENGTH
 from ..services.replenishment import settings as refill
 
-API_MAX_GENERATE = 1_000_000
 BarcodeFormat = Literal["qr", "code128", "ean13", "none"]
 PoolStatus = Literal["active", "paused", "archived"]
 CodeStatus = Literal["available", "assigned", "redeemed", "canceled"]
@@ -167,15 +167,16 @@ class ImportResult(BaseModel):
 
 
 class Generate(Strict):
-    count: Whole(ge=1, le=API_MAX_GENERATE) = Field(
-        description="How many codes; at most 1,000,000 per request (the CLI takes up to 10 million).")
-    length: Whole(ge=1, le=64) = 10
+    count: Whole(ge=1, le=generation.REQUEST_MAX_COUNT) = Field(description=(
+        f"How many codes; at most {generation.REQUEST_MAX_COUNT:,} per request (the CLI takes "
+        f"up to {generation.MAX_COUNT:,})."))
+    length: Whole(ge=generation.LENGTH_MIN, le=generation.LENGTH_MAX) = generation.DEFAULT_LENGTH
     charset: str = Field("alphanumeric", min_length=1, max_length=100, description=(
         "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set."))
-    pattern: str | None = Field(None, min_length=1, max_length=64,
+    pattern: str | None = Field(None, min_length=1, max_length=MAX_LENGTH,
                                 description="For example `SUMMER-####-####`; # is random.")
-    prefix: str = Field("", max_length=64)
-    postfix: str = Field("", max_length=64)
+    prefix: str = Field("", max_length=MAX_LENGTH)
+    postfix: str = Field("", max_length=MAX_LENGTH)
 
 
 class Generated(BaseModel):

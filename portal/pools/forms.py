@@ -14,7 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from ..services import pools
+from ..services import generation, pools
+from ..services.codes import MAX_LENGTH
 from ..services.errors import InvalidInput
 from ..services.replenishment import settings as refill
 
@@ -62,13 +63,15 @@ class UploadForm(FlaskForm):
 
 
 class GenerateForm(FlaskForm):
-    count = IntegerField("How many codes", validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    count = IntegerField("How many codes", validators=[
+        DataRequired(), NumberRange(min=1, max=generation.REQUEST_MAX_COUNT)])
     charset = SelectField("Characters", choices=CHARSETS)
-    length = IntegerField("Length", default=10, validators=[Optional(), NumberRange(min=1, max=64)])
-    pattern = StringField("Pattern (optional)", validators=[Optional(), Length(max=64)],
+    length = IntegerField("Length", default=generation.DEFAULT_LENGTH, validators=[
+        Optional(), NumberRange(min=generation.LENGTH_MIN, max=generation.LENGTH_MAX)])
+    pattern = StringField("Pattern (optional)", validators=[Optional(), Length(max=MAX_LENGTH)],
                           description="For example SUMMER-####-####: each # is a random character.")
-    prefix = StringField("Prefix", validators=[Optional(), Length(max=32)])
-    postfix = StringField("Postfix", validators=[Optional(), Length(max=32)])
+    prefix = StringField("Prefix", validators=[Optional(), Length(max=MAX_LENGTH)])
+    postfix = StringField("Postfix", validators=[Optional(), Length(max=MAX_LENGTH)])
 
 
 class CustomerForm(FlaskForm):

@@ -134,9 +134,9 @@ def edit_pool(pool_id: int):
 # --- stage 2: codes -----------------------------------------------------------------------------
 
 def _spec(form: GenerateForm) -> generation.Spec:
-    return generation.Spec(length=form.length.data or 10, charset=form.charset.data or "alphanumeric",
-                           pattern=form.pattern.data or None, prefix=form.prefix.data or "",
-                           postfix=form.postfix.data or "")
+    return generation.Spec(length=form.length.data or generation.DEFAULT_LENGTH,
+                           charset=form.charset.data or "alphanumeric", pattern=form.pattern.data or None,
+                           prefix=form.prefix.data or "", postfix=form.postfix.data or "")
 
 
 @bp.get("/<id:pool_id>/codes")

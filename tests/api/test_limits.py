@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from portal.models import Pool
-from portal.services import pools, replenishment
+from portal.services import generation, pools, replenishment
+from portal.services.codes import MAX_LENGTH
 from portal.services.errors import InvalidInput
 from portal.services.replenishment import settings as refill
 from portal.services.tx import write_transaction
@@ -28,7 +29,7 @@ def api_refusal(response) -> set[str]:  # noqa: ANN001
 
 def form_refusal(response, fields) -> set[str]:  # noqa: ANN001
     """The fields a re-rendered wizard form marks as wrong; empty for a redirect."""
-    if response.status_code == 302:
+    if response.status_code in (201, 302):
         return set()
     assert response.status_code == 422
     return {name for name in fields if f'id="{name}-error"' in response.text}
@@ -199,3 +200,41 @@ def test_a_longer_benefit_stored_before_the_limit_is_still_shown(api, as_role, a
     again = marketer.post(f"/pools/{pool_id}/pool", data=form)
     assert form_refusal(again, ["benefit"]) == {"benefit"}
     assert str(pools.BENEFIT_MAX) in again.text.split('id="benefit-error">')[1].split("<")[0]
+
+
+GENERATE_CASES = [
+    # (field, value, the rest of the request, accepted)
+    ("length", generation.LENGTH_MAX, {}, True),
+    ("length", generation.LENGTH_MAX + 1, {}, False),
+    ("length", generation.LENGTH_MIN - 1, {}, False),
+    ("pattern", "#" * MAX_LENGTH, {}, True),
+    ("pattern", "#" * (MAX_LENGTH + 1), {}, False),
+    ("prefix", "P" * (MAX_LENGTH - 1), {"length": 1}, True),
+    ("prefix", "P" * (MAX_LENGTH + 1), {"length": 1}, False),
+    ("postfix", "P" * (MAX_LENGTH - 1), {"length": 1}, True),
+    ("postfix", "P" * (MAX_LENGTH + 1), {"length": 1}, False),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "rest", "accepted"), GENERATE_CASES,
+                         ids=[f"{f}-{v if isinstance(v, int) else len(v)}" for f, v, _, _ in GENERATE_CASES])
+def test_generation_limits_are_the_same_everywhere(api, as_role, app, field, value, rest, accepted):
+    pool_id = pools.create_pool("Generated").id
+    refused = set() if accepted else {field}
+    spec = {"length": generation.DEFAULT_LENGTH, **rest, field: value}
+    assert service_refusal(lambda: generation.generate_codes(pool_id, 1, generation.Spec(**spec))) == refused
+    answer = api.post(f"/pools/{pool_id}/codes/generate", {"count": 1, **spec})
+    assert api_refusal(answer) == refused
+    form = {"count": "1", "charset": "alphanumeric", **{k: str(v) for k, v in spec.items()}}
+    answer = as_role("marketer").post(f"/pools/{pool_id}/codes/generate", data=form)
+    assert form_refusal(answer, [field]) == refused
+    assert pools.counts(pool_id).total == (3 if accepted else 0)
+
+
+def test_one_request_generates_at_most_the_same_number_of_codes_everywhere(api, as_role, app):
+    pool_id = pools.create_pool("Many").id
+    too_many = generation.REQUEST_MAX_COUNT + 1
+    assert api_refusal(api.post(f"/pools/{pool_id}/codes/generate", {"count": too_many})) == {"count"}
+    form = {"count": str(too_many), "charset": "alphanumeric", "length": "10"}
+    answer = as_role("marketer").post(f"/pools/{pool_id}/codes/generate", data=form)
+    assert form_refusal(answer, ["count"]) == {"count"}
