@@ -15,9 +15,9 @@ the schedule). Importing it is cheap: requests and cryptography load when first 
 
 from __future__ import annotations
 
-from .record import history
+from .record import history, last_runs
 from .runs import run_due, run_now, top_up_pools
-from .settings import FIELDS, checked, configure, drop_path, get, next_run
+from .settings import FIELDS, checked, configure, drop_path, get, next_run, settings_for
 
-__all__ = ["FIELDS", "checked", "configure", "drop_path", "get", "history", "next_run", "run_due",
-           "run_now", "top_up_pools"]
+__all__ = ["FIELDS", "checked", "configure", "drop_path", "get", "history", "last_runs", "next_run",
+           "run_due", "run_now", "settings_for", "top_up_pools"]

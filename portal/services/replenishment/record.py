@@ -4,9 +4,10 @@ a file imported once whatever source brought it, and the runs read back."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ...extensions import db
@@ -77,3 +78,13 @@ def history(pool_id: int, limit: int = 50) -> list[ReplenishmentRun]:
     """The pool's runs, newest first."""
     return list(db.session.scalars(select(ReplenishmentRun).where(ReplenishmentRun.pool_id == pool_id)
                                    .order_by(ReplenishmentRun.id.desc()).limit(limit)))
+
+
+def last_runs(pool_ids: Collection[int]) -> dict[int, ReplenishmentRun]:
+    """Each pool's latest run, for several pools in one query; pools without one are left out."""
+    if not pool_ids:
+        return {}
+    latest = (select(func.max(ReplenishmentRun.id)).where(ReplenishmentRun.pool_id.in_(list(pool_ids)))
+              .group_by(ReplenishmentRun.pool_id))
+    found = db.session.scalars(select(ReplenishmentRun).where(ReplenishmentRun.id.in_(latest)))
+    return {run.pool_id: run for run in found}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Pool, Replenishment, utcnow
@@ -34,6 +36,15 @@ _DAILY = re.compile(DAILY_AT_PATTERN)
 def get(pool_id: int) -> Replenishment | None:
     """The pool's settings, or None when none are set up."""
     return db.session.get(Replenishment, pool_id, populate_existing=True)
+
+
+def settings_for(pool_ids: Collection[int]) -> dict[int, Replenishment]:
+    """Several pools' settings in one query, by pool id; pools without any are left out."""
+    if not pool_ids:
+        return {}
+    found = db.session.scalars(select(Replenishment).where(Replenishment.pool_id.in_(list(pool_ids)))
+                               .execution_options(populate_existing=True))
+    return {rep.pool_id: rep for rep in found}
 
 
 def next_run(rep: Replenishment, after: datetime) -> datetime | None:
