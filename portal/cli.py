@@ -134,10 +134,12 @@ def register(app: Flask) -> None:
 
     @app.cli.command("create-pool")
     @click.argument("name")
-    @click.option("--per-customer-limit", type=click.IntRange(min=1))
+    @click.option("--per-customer-limit", type=click.IntRange(pools.PER_CUSTOMER_LIMIT_MIN,
+                                                              pools.PER_CUSTOMER_LIMIT_MAX))
     @click.option("--valid-from", type=Moment())
     @click.option("--valid-until", type=Moment(end_of_day=True))
-    @click.option("--low-stock-threshold", type=click.IntRange(min=0))
+    @click.option("--low-stock-threshold", type=click.IntRange(pools.LOW_STOCK_THRESHOLD_MIN,
+                                                               pools.LOW_STOCK_THRESHOLD_MAX))
     @click.option("--benefit", help="What the customer gets, as the customer reads it.")
     @click.option("--barcode-format", type=click.Choice(["qr", "code128", "ean13", "none"]))
     @with_appcontext
@@ -172,7 +174,8 @@ def register(app: Flask) -> None:
     @app.cli.command("generate-codes")
     @click.argument("pool_id", type=int)
     @click.option("--count", type=click.IntRange(min=1), required=True)
-    @click.option("--length", type=click.IntRange(min=1, max=64), default=10, show_default=True)
+    @click.option("--length", type=click.IntRange(generation.LENGTH_MIN, generation.LENGTH_MAX),
+                  default=generation.DEFAULT_LENGTH, show_default=True)
     @click.option("--charset", default="alphanumeric", show_default=True,
                   help="alphanumeric (no 0 O 1 I L), alphabetic, numeric, hex, or your own set.")
     @click.option("--pattern", help="For example SUMMER-####-#### (# is a random character).")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import text
 
@@ -50,3 +54,19 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json == {"status": "ok"}
     front = client.get("/")
     assert front.status_code == 302 and front.headers["Location"].endswith("/login")
+
+
+def test_starting_the_app_loads_no_http_client_or_cipher_it_does_not_need(tmp_path):
+    """`portal --help` imports all that create_app does: requests and Fernet wait until a
+    replenishment or a message needs them."""
+    script = (
+        "import sys\n"
+        "from portal import create_app\n"
+        f"create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/p.sqlite3'}})\n"
+        "print(sorted(m for m in ('requests', 'cryptography.fernet',\n"
+        "      'cryptography.hazmat.primitives.kdf.hkdf') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import models
-
-API_MAX_GENERATE = 1_000_000
+from ..services import generation, pools
+from ..services.codes import MAX_LENGTH
+from ..services.replenishment import settings as refill
 
 
 def _choices(enum_cls: type[enum.StrEnum]):  # noqa: ANN202
@@ -51,13 +52,15 @@ class Error(BaseModel):
 class PoolSettings(Strict):
     """The pool's settings other than its name, all optional."""
 
-    description: str | None = Field(None, max_length=10_000)
-    benefit: str | None = Field(None, max_length=10_000)
-    terms: str | None = Field(None, max_length=10_000)
+    description: str | None = Field(None, max_length=pools.DESCRIPTION_MAX)
+    benefit: str | None = Field(None, max_length=pools.BENEFIT_MAX, description=(
+        "What the customer gets, as the voucher and the till show it."))
+    terms: str | None = Field(None, max_length=pools.TERMS_MAX)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    per_customer_limit: Whole(ge=1, le=1_000_000) | None = None
-    low_stock_threshold: Whole(ge=0, le=2**31 - 1) | None = None
+    per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) | None = None
+    low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN,
+                               le=pools.LOW_STOCK_THRESHOLD_MAX) | None = None
     barcode_format: BarcodeFormat | None = None
     require_assignment: bool | None = None
 
@@ -65,31 +68,32 @@ class PoolSettings(Strict):
 class ReplenishmentIn(Strict):
     """Keeping the pool filled; a field left out stays as it is."""
 
-    url: str | None = Field(None, max_length=2000, description=(
+    url: str | None = Field(None, max_length=refill.URL_MAX, description=(
         "An http(s) address of the partner's file, fetched on the schedule; null removes it."))
-    bearer_token: str | None = Field(None, max_length=1000, description=(
+    bearer_token: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
         "Write-only: sent as `Authorization: Bearer`. Never returned; an empty string removes it."))
-    username: str | None = Field(None, max_length=200, description="For HTTP basic sign-in.")
-    password: str | None = Field(None, max_length=1000, description=(
+    username: str | None = Field(None, max_length=refill.USERNAME_MAX, description="For HTTP basic sign-in.")
+    password: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
         "Write-only, for HTTP basic sign-in. Never returned; an empty string removes it."))
-    every_hours: Whole(ge=1, le=720) | None = Field(None, description="Fetch every N hours.")
-    daily_at: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+    every_hours: Whole(ge=refill.EVERY_HOURS_MIN, le=refill.EVERY_HOURS_MAX) | None = Field(
+        None, description="Fetch every N hours.")
+    daily_at: str | None = Field(None, pattern=refill.DAILY_AT_PATTERN,
                                  description="Or fetch daily at HH:MM, UTC.")
     drop_folder: bool | None = Field(None, description=(
         "Import files named `pool-<id>-…` that appear in the server's drop folder."))
-    top_up_count: Whole(ge=0, le=API_MAX_GENERATE) | None = Field(None, description=(
+    top_up_count: Whole(ge=0, le=refill.TOP_UP_COUNT_MAX) | None = Field(None, description=(
         "Codes to generate (with the pool's latest generation settings) each time available "
         "codes fall below the low-stock threshold; 0 turns it off."))
-    top_up_cap: Whole(ge=0, le=2**53) | None = Field(None, description=(
+    top_up_cap: Whole(ge=0, le=refill.TOP_UP_CAP_MAX) | None = Field(None, description=(
         "Top-ups stop at this many codes in the pool in all; null for no cap."))
 
 
 class PoolCreate(PoolSettings):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=pools.NAME_MAX)
 
 
 class PoolPatch(PoolSettings):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=pools.NAME_MAX)
     status: PoolStatus | None = None
     replenishment: ReplenishmentIn | None = None
 
@@ -173,15 +177,16 @@ class ImportResult(BaseModel):
 
 
 class Generate(Strict):
-    count: Whole(ge=1, le=API_MAX_GENERATE) = Field(
-        description="How many codes; at most 1,000,000 per request (the CLI takes up to 10 million).")
-    length: Whole(ge=1, le=64) = 10
+    count: Whole(ge=1, le=generation.REQUEST_MAX_COUNT) = Field(description=(
+        f"How many codes; at most {generation.REQUEST_MAX_COUNT:,} per request (the CLI takes "
+        f"up to {generation.MAX_COUNT:,})."))
+    length: Whole(ge=generation.LENGTH_MIN, le=generation.LENGTH_MAX) = generation.DEFAULT_LENGTH
     charset: str = Field("alphanumeric", min_length=1, max_length=100, description=(
         "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set."))
-    pattern: str | None = Field(None, min_length=1, max_length=64,
+    pattern: str | None = Field(None, min_length=1, max_length=MAX_LENGTH,
                                 description="For example `SUMMER-####-####`; # is random.")
-    prefix: str = Field("", max_length=64)
-    postfix: str = Field("", max_length=64)
+    prefix: str = Field("", max_length=MAX_LENGTH)
+    postfix: str = Field("", max_length=MAX_LENGTH)
 
 
 class Generated(BaseModel):

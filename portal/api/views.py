@@ -6,7 +6,7 @@ from flask import current_app, g, jsonify, request
 
 from .. import queue
 from ..extensions import limiter
-from ..models import Code, Customer, Pool
+from ..models import Code, Customer, Pool, Replenishment, ReplenishmentRun
 from ..services import (
     accounts,
     assignment,
@@ -22,6 +22,7 @@ from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
 from ..services.errors import DomainError, InvalidInput
 from ..services.links import voucher_url
+from ..services.urls import without_credentials
 from . import schemas
 from .auth import key_identity
 from .blueprint import bp
@@ -35,37 +36,44 @@ def _counts(pool_id: int) -> schemas.Counts:
     return schemas.Counts(**pools.counts(pool_id).as_dict())
 
 
-def _pool(pool: Pool, counts: pools.Counts | None = None) -> schemas.Pool:
-    counts = counts or pools.counts(pool.id)
-    return schemas.Pool(
+def _pools(found: list[Pool]) -> list[schemas.Pool]:
+    """The pools as the API shows them, in a fixed number of queries however many there are."""
+    ids = [pool.id for pool in found]
+    counts = pools.counts_for(ids)
+    refills = replenishment.settings_for(ids)
+    last = replenishment.last_runs(ids)
+    return [schemas.Pool(
         id=pool.id, name=pool.name, description=pool.description or "",
         benefit=pool.benefit or "", terms=pool.terms or "", valid_from=pool.valid_from,
         valid_until=pool.valid_until, per_customer_limit=pool.per_customer_limit,
         low_stock_threshold=pool.low_stock_threshold, barcode_format=pool.barcode_format,
         require_assignment=pool.require_assignment, status=pool.status,
-        created_at=pool.created_at, counts=schemas.Counts(**counts.as_dict()),
-        replenishment=_replenishment(pool.id),
-    )
+        created_at=pool.created_at, counts=schemas.Counts(**counts.get(pool.id, pools.Counts()).as_dict()),
+        replenishment=_replenishment(refills.get(pool.id), last.get(pool.id)),
+    ) for pool in found]
 
 
-def _run(run) -> schemas.ReplenishmentRun:  # noqa: ANN001
+def _pool(pool: Pool) -> schemas.Pool:
+    return _pools([pool])[0]
+
+
+def _run(run: ReplenishmentRun) -> schemas.ReplenishmentRun:
     return schemas.ReplenishmentRun(
         id=run.id, at=run.at, source=run.source, outcome=run.outcome, detail=run.detail,
         imported=run.imported, rejected=run.rejected, rejected_by_reason=run.rejected_by_reason,
         generated=run.generated, error=run.error)
 
 
-def _replenishment(pool_id: int) -> schemas.ReplenishmentOut | None:
-    rep = replenishment.get(pool_id)
+def _replenishment(rep: Replenishment | None,
+                   last: ReplenishmentRun | None) -> schemas.ReplenishmentOut | None:
     if rep is None:
         return None
-    last = replenishment.history(pool_id, limit=1)
     return schemas.ReplenishmentOut(
-        url=replenishment.public_url(rep.url), bearer_token_set=bool(rep.bearer_token_enc),
+        url=without_credentials(rep.url), bearer_token_set=bool(rep.bearer_token_enc),
         username=rep.username, password_set=bool(rep.password_enc), every_hours=rep.every_hours,
         daily_at=rep.daily_at, drop_folder=rep.drop_folder, top_up_count=rep.top_up_count,
         top_up_cap=rep.top_up_cap, next_run_at=rep.next_run_at,
-        last_run=_run(last[0]) if last else None)
+        last_run=_run(last) if last else None)
 
 
 def _voucher(code: Code) -> schemas.Voucher:
@@ -118,9 +126,7 @@ def create_pool(body: schemas.PoolCreate):
 
 @operation("GET", "/pools", summary="List pools", responses={200: schemas.PoolList})
 def list_pools():
-    found = pools.list_pools()
-    counts = pools.counts_for([p.id for p in found])
-    return schemas.PoolList(pools=[_pool(p, counts.get(p.id, pools.Counts())) for p in found]), 200
+    return schemas.PoolList(pools=_pools(pools.list_pools())), 200
 
 
 @operation("GET", "/pools/<id:pool_id>", summary="Read a pool", responses={200: schemas.Pool},

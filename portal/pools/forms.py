@@ -12,9 +12,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..models import Transport
+from ..services import generation, pools
+from ..services.codes import MAX_LENGTH
+from ..services.errors import InvalidInput
+from ..services.replenishment import settings as refill
 
 BARCODES = [SelectChoice("qr", "QR code"), SelectChoice("code128", "Code 128 barcode"),
             SelectChoice("ean13", "EAN-13 barcode (numeric codes)"), SelectChoice("none", "None")]
@@ -23,21 +27,29 @@ CHARSETS = [SelectChoice("alphanumeric", "Letters and digits, no look-alikes (0 
             SelectChoice("hex", "Hexadecimal 0–9 A–F")]
 
 
+def _one_char_line_breaks(text: str | None) -> str | None:
+    """Browsers send every line break of a textarea as CR LF; keep it as one character,
+    so text saved through the API does not grow past its limit when saved again here."""
+    return text.replace("\r\n", "\n") if text else text
+
+
 class PoolForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    benefit = StringField("What the customer gets", validators=[Optional(), Length(max=500)],
+    name = StringField("Name", validators=[DataRequired(), Length(max=pools.NAME_MAX)])
+    benefit = StringField("What the customer gets", validators=[Optional(), Length(max=pools.BENEFIT_MAX)],
                           description="Shown to customers and cashiers, e.g. “10% off your next order”.")
-    description = TextAreaField("Internal description", validators=[Optional(), Length(max=5000)])
-    terms = TextAreaField("Terms", validators=[Optional(), Length(max=5000)])
+    description = TextAreaField("Internal description", filters=[_one_char_line_breaks],
+                                validators=[Optional(), Length(max=pools.DESCRIPTION_MAX)])
+    terms = TextAreaField("Terms", filters=[_one_char_line_breaks],
+                          validators=[Optional(), Length(max=pools.TERMS_MAX)])
     barcode_format = SelectField("Barcode on the voucher", choices=BARCODES)
     valid_from = DateTimeLocalField("Redeemable from (UTC)", validators=[Optional()],
                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     valid_until = DateTimeLocalField("Redeemable until (UTC)", validators=[Optional()],
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    per_customer_limit = IntegerField("Codes per customer", default=1,
-                                      validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
-    low_stock_threshold = IntegerField("Warn when available codes fall below", default=0,
-                                       validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+    per_customer_limit = IntegerField("Codes per customer", default=1, validators=[
+        DataRequired(), NumberRange(min=pools.PER_CUSTOMER_LIMIT_MIN, max=pools.PER_CUSTOMER_LIMIT_MAX)])
+    low_stock_threshold = IntegerField("Warn when available codes fall below", default=0, validators=[
+        Optional(), NumberRange(min=pools.LOW_STOCK_THRESHOLD_MIN, max=pools.LOW_STOCK_THRESHOLD_MAX)])
     require_assignment = BooleanField("Only codes given to a customer can be redeemed", default=True)
 
 
@@ -52,13 +64,15 @@ class UploadForm(FlaskForm):
 
 
 class GenerateForm(FlaskForm):
-    count = IntegerField("How many codes", validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    count = IntegerField("How many codes", validators=[
+        DataRequired(), NumberRange(min=1, max=generation.REQUEST_MAX_COUNT)])
     charset = SelectField("Characters", choices=CHARSETS)
-    length = IntegerField("Length", default=10, validators=[Optional(), NumberRange(min=1, max=64)])
-    pattern = StringField("Pattern (optional)", validators=[Optional(), Length(max=64)],
+    length = IntegerField("Length", default=generation.DEFAULT_LENGTH, validators=[
+        Optional(), NumberRange(min=generation.LENGTH_MIN, max=generation.LENGTH_MAX)])
+    pattern = StringField("Pattern (optional)", validators=[Optional(), Length(max=MAX_LENGTH)],
                           description="For example SUMMER-####-####: each # is a random character.")
-    prefix = StringField("Prefix", validators=[Optional(), Length(max=32)])
-    postfix = StringField("Postfix", validators=[Optional(), Length(max=32)])
+    prefix = StringField("Prefix", validators=[Optional(), Length(max=MAX_LENGTH)])
+    postfix = StringField("Postfix", validators=[Optional(), Length(max=MAX_LENGTH)])
 
 
 class CustomerForm(FlaskForm):
@@ -106,19 +120,27 @@ class CustomerListForm(UploadForm):
 
 
 class RefillForm(FlaskForm):
-    url = StringField("Address of the partner's file", validators=[Optional(), Length(max=2000)],
+    url = StringField("Address of the partner's file", validators=[Optional(), Length(max=refill.URL_MAX)],
                       description="http:// or https://; fetched on the schedule below.")
-    bearer_token = PasswordField("Bearer token", validators=[Optional(), Length(max=1000)])
-    username = StringField("User name", validators=[Optional(), Length(max=200)])
-    password = PasswordField("Password", validators=[Optional(), Length(max=1000)])
+    bearer_token = PasswordField("Bearer token", validators=[Optional(), Length(max=refill.SECRET_MAX)])
+    username = StringField("User name", validators=[Optional(), Length(max=refill.USERNAME_MAX)])
+    password = PasswordField("Password", validators=[Optional(), Length(max=refill.SECRET_MAX)])
     forget_secrets = BooleanField("Remove the stored token and password")
     schedule = SelectField("Fetch", default="hours", choices=[
         SelectChoice("hours", "Every few hours"), SelectChoice("daily", "Daily at a time (UTC)")])
-    every_hours = IntegerField("Every how many hours", default=24,
-                               validators=[Optional(), NumberRange(min=1, max=720)])
-    daily_at = StringField("Daily at (HH:MM, UTC)", validators=[Optional(), Length(max=5)])
+    every_hours = IntegerField("Every how many hours", default=refill.DEFAULT_EVERY_HOURS, validators=[
+        Optional(), NumberRange(min=refill.EVERY_HOURS_MIN, max=refill.EVERY_HOURS_MAX)])
+    daily_at = StringField("Daily at (HH:MM, UTC)")
     drop_folder = BooleanField("Import files dropped in the server's drop folder")
     top_up_count = IntegerField("When codes run low, generate this many", default=0,
-                                validators=[Optional(), NumberRange(min=0, max=1_000_000)])
+                                validators=[Optional(), NumberRange(min=0, max=refill.TOP_UP_COUNT_MAX)])
     top_up_cap = IntegerField("…until the pool has this many codes in all (empty: no cap)",
-                              validators=[Optional(), NumberRange(min=0)])
+                              validators=[Optional(), NumberRange(min=0, max=refill.TOP_UP_CAP_MAX)])
+
+    def validate_daily_at(self, field: StringField) -> None:
+        """The service's HH:MM rule, for the schedule that uses it."""
+        if self.schedule.data == "daily" and field.data and field.data.strip():
+            try:
+                refill.check_daily_at(field.data.strip())
+            except InvalidInput as exc:
+                raise ValidationError(exc.message) from exc

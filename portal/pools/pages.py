@@ -24,6 +24,7 @@ from ..services import (
     transports,
 )
 from ..services.errors import DomainError
+from ..services.replenishment.settings import DEFAULT_EVERY_HOURS
 from ..web import htmx
 from .forms import (
     ChannelForm,
@@ -81,9 +82,9 @@ def stage_page(pool_id: int, name: str, template: str, status: int = 200, **cont
 
 def generation_spec(form: GenerateForm) -> generation.Spec:
     """The generation form as the generator's spec, blanks filled with the defaults."""
-    return generation.Spec(length=form.length.data or 10, charset=form.charset.data or "alphanumeric",
-                           pattern=form.pattern.data or None, prefix=form.prefix.data or "",
-                           postfix=form.postfix.data or "")
+    return generation.Spec(length=form.length.data or generation.DEFAULT_LENGTH,
+                           charset=form.charset.data or "alphanumeric", pattern=form.pattern.data or None,
+                           prefix=form.prefix.data or "", postfix=form.postfix.data or "")
 
 
 def code_preview(form: GenerateForm) -> dict:
@@ -113,8 +114,9 @@ def refill_context(pool_id: int, form: RefillForm | None = None) -> dict:
     if form is None:
         data = {}
         if rep is not None:
-            data = {"url": rep.url, "username": rep.username, "every_hours": rep.every_hours or 24,
-                    "daily_at": rep.daily_at, "schedule": "daily" if rep.daily_at else "hours",
+            data = {"url": rep.url, "username": rep.username,
+                    "every_hours": rep.every_hours or DEFAULT_EVERY_HOURS, "daily_at": rep.daily_at,
+                    "schedule": "daily" if rep.daily_at else "hours",
                     "drop_folder": rep.drop_folder, "top_up_count": rep.top_up_count,
                     "top_up_cap": rep.top_up_cap}
         form = RefillForm(formdata=None, data=data)

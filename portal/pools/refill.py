@@ -8,6 +8,7 @@ from .. import queue
 from ..roles import MARKETING, requires
 from ..services import replenishment
 from ..services.errors import DomainError
+from ..services.replenishment.settings import DEFAULT_EVERY_HOURS
 from .blueprint import bp
 from .forms import RefillForm
 from .pages import codes_page
@@ -21,7 +22,7 @@ def save_refill(pool_id: int):
     if form.validate_on_submit():
         daily = form.schedule.data == "daily"
         values = {"url": form.url.data or None, "username": form.username.data or None,
-                  "every_hours": None if daily else (form.every_hours.data or 24),
+                  "every_hours": None if daily else (form.every_hours.data or DEFAULT_EVERY_HOURS),
                   "daily_at": (form.daily_at.data or None) if daily else None,
                   "drop_folder": form.drop_folder.data, "top_up_count": form.top_up_count.data or 0,
                   "top_up_cap": form.top_up_cap.data}

@@ -27,7 +27,14 @@ CHARSETS = {
 }
 RANDOM = "#"
 CHUNK = 1_000_000
+# How many codes one call generates: the CLI up to MAX_COUNT, a web or API request up to
+# REQUEST_MAX_COUNT (a server may lower the API's further with API_GENERATE_MAX).
 MAX_COUNT = 10_000_000
+REQUEST_MAX_COUNT = 1_000_000
+# Random characters when no pattern is given; a prefix or postfix may bring the code to
+# codes.MIN_LENGTH, and the whole code (pattern, prefix, postfix) is at most MAX_LENGTH.
+LENGTH_MIN, LENGTH_MAX = 1, MAX_LENGTH
+DEFAULT_LENGTH = 10
 _LITERAL = re.compile(r"[A-Za-z0-9_.\-]*")
 _CUSTOM = re.compile(r"[A-Z0-9_.]+")
 
@@ -36,7 +43,7 @@ _CUSTOM = re.compile(r"[A-Z0-9_.]+")
 class Spec:
     """What to generate: `pattern` (with # for a random character) wins over `length`."""
 
-    length: int = 10
+    length: int = DEFAULT_LENGTH
     charset: str = "alphanumeric"
     pattern: str | None = None
     prefix: str = ""
@@ -63,11 +70,13 @@ class Spec:
                 raise InvalidInput(f"A pattern is at most {MAX_LENGTH} characters.", field="pattern")
             body = self.pattern
         else:
-            if not isinstance(self.length, int) or not 1 <= self.length <= MAX_LENGTH:
-                raise InvalidInput(f"Length must be a whole number from 1 to {MAX_LENGTH}.",
+            if not isinstance(self.length, int) or not LENGTH_MIN <= self.length <= LENGTH_MAX:
+                raise InvalidInput(f"Length must be a whole number from {LENGTH_MIN} to {LENGTH_MAX}.",
                                    field="length")
             body = RANDOM * self.length
         for name, part in (("prefix", self.prefix), ("postfix", self.postfix)):
+            if len(part) > MAX_LENGTH:
+                raise InvalidInput(f"The {name} is at most {MAX_LENGTH} characters.", field=name)
             if not _LITERAL.fullmatch(part):
                 raise InvalidInput(f"The {name} may only use A–Z, a–z, 0–9, “-”, “_” and “.”.",
                                    field=name)

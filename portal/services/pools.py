@@ -32,6 +32,19 @@ EDITABLE = (
     "status",
 )
 
+# Each field's limits, enforced here; the wizard's PoolForm and the API's schemas import
+# them, so a pool one surface saves can be saved again from the other. Longer values
+# stored before a limit was lowered are still shown: only a new value is measured.
+NAME_MAX = 200  # the column's size
+BENEFIT_MAX = 500  # one line the customer reads on the voucher, and the cashier at the till
+DESCRIPTION_MAX = 10_000
+TERMS_MAX = 10_000
+TEXT_MAX = {"benefit": BENEFIT_MAX, "description": DESCRIPTION_MAX, "terms": TERMS_MAX}
+PER_CUSTOMER_LIMIT_MIN, PER_CUSTOMER_LIMIT_MAX = 1, 1_000_000
+LOW_STOCK_THRESHOLD_MIN, LOW_STOCK_THRESHOLD_MAX = 0, 2**31 - 1  # a 32-bit column
+_WHOLE = {"per_customer_limit": (PER_CUSTOMER_LIMIT_MIN, PER_CUSTOMER_LIMIT_MAX),
+          "low_stock_threshold": (LOW_STOCK_THRESHOLD_MIN, LOW_STOCK_THRESHOLD_MAX)}
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -54,20 +67,30 @@ def _check(values: dict[str, Any]) -> None:
         name = (values["name"] or "").strip()
         if not name:
             raise InvalidInput("A pool needs a name.", field="name")
-        if len(name) > 200:
-            raise InvalidInput("A pool's name is at most 200 characters.", field="name")
+        if len(name) > NAME_MAX:
+            raise InvalidInput(f"A pool's name is at most {NAME_MAX:,} characters.", field="name")
         values["name"] = name
+    for field, most in TEXT_MAX.items():
+        if field not in values:
+            continue
+        if values[field] is None:
+            values[field] = ""  # no text is an empty one: the columns hold no NULL
+        elif not isinstance(values[field], str):
+            raise InvalidInput(f"{field} must be text.", field=field)
+        elif len(values[field]) > most:
+            raise InvalidInput(f"The {field} is at most {most:,} characters; this one has "
+                               f"{len(values[field]):,}.", field=field)
     if "barcode_format" in values and values["barcode_format"] not in set(BarcodeFormat):
         choices = ", ".join(BarcodeFormat)
         raise InvalidInput(f"Barcode format must be one of: {choices}.", field="barcode_format")
     if "status" in values and values["status"] not in set(PoolStatus):
         choices = ", ".join(PoolStatus)
         raise InvalidInput(f"Status must be one of: {choices}.", field="status")
-    for field, low in (("per_customer_limit", 1), ("low_stock_threshold", 0)):
+    for field, (low, high) in _WHOLE.items():
         if field in values:
             value = values[field]
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise InvalidInput(f"{field} must be a whole number of at least {low}.", field=field)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise InvalidInput(f"{field} must be a whole number from {low} to {high:,}.", field=field)
     for field in ("valid_from", "valid_until"):
         value = values.get(field)
         if value is not None and not isinstance(value, datetime):

@@ -14,9 +14,12 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import requests
+from .urls import without_credentials
+
+if TYPE_CHECKING:
+    import requests
 
 HTTP_TIMEOUT = 15
 SMTP_TIMEOUT = 30
@@ -62,21 +65,17 @@ def describe(config: Mapping) -> list[dict]:
                       ("User", config.get("SMTP_USERNAME") or "—"),
                       ("Password", "set" if config.get("SMTP_PASSWORD") else "not set")]},
         {"channel": "sms", "configured": configured(config, "sms"),
-         "settings": [("Provider URL", _without_credentials(config.get("SMS_URL"))),
+         "settings": [("Provider URL", _shown(config.get("SMS_URL"))),
                       ("Token", "set" if config.get("SMS_TOKEN") else "not set")]},
         {"channel": "webhook", "configured": configured(config, "webhook"),
-         "settings": [("URL", _without_credentials(config.get("WEBHOOK_URL"))),
+         "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
                       ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
     ]
 
 
-def _without_credentials(url: str | None) -> str:
-    if not url:
-        return "—"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+def _shown(url: str | None) -> str:
+    # No query either: a provider's key often travels in it.
+    return without_credentials(url, query=False) or "—"
 
 
 class Mailer:
@@ -177,6 +176,8 @@ def _text(value: bytes | str) -> str:
 
 
 def _post(session: requests.Session, url: str, what: str, **kwargs) -> requests.Response:  # noqa: ANN003
+    import requests  # here, not at the top: the app starts without it (`portal --help`)
+
     try:
         response = session.post(url, timeout=HTTP_TIMEOUT, **kwargs)
     except requests.RequestException as exc:
@@ -196,7 +197,7 @@ class SmsSender:
         self.url = config.get("SMS_URL") or ""
         self.token = config.get("SMS_TOKEN") or ""
         self.body = json.loads(config.get("SMS_BODY") or SMS_BODY_DEFAULT)
-        self.http = requests.Session()
+        self.http = _session()
 
     def send(self, to: str, text: str, reference: str) -> None:
         values = {"to": to, "text": text, "reference": reference}
@@ -205,6 +206,12 @@ class SmsSender:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _session() -> requests.Session:
+    import requests
+
+    return requests.Session()
 
 
 def fill(template: object, values: Mapping[str, str]) -> object:
@@ -232,7 +239,7 @@ class WebhookSender:
     def __init__(self, config: Mapping) -> None:
         self.url = config.get("WEBHOOK_URL") or ""
         self.secret = config.get("WEBHOOK_SECRET") or ""
-        self.http = requests.Session()
+        self.http = _session()
 
     def send(self, event: str, payload: dict, reference: str) -> None:
         body = json.dumps({"event": event, **payload}, separators=(",", ":"),

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Alert, Code, ImportBatch, Replenishment
+from portal.models import Alert, Code, ImportBatch, Replenishment, utcnow
 from portal.services import assignment, generation, pools, replenishment
 from portal.services.customers import CustomerData
 from portal.services.errors import InvalidInput
@@ -127,7 +127,7 @@ def test_the_schedule_runs_when_due_and_two_workers_import_once(app, files):
     assert replenishment.run_due() == []  # not due yet
 
     with write_transaction() as session:
-        session.get(Replenishment, pool_id).next_run_at = replenishment.utcnow() - timedelta(minutes=1)
+        session.get(Replenishment, pool_id).next_run_at = utcnow() - timedelta(minutes=1)
     outcomes, errors = [], []
 
     def worker() -> None:
@@ -146,7 +146,7 @@ def test_the_schedule_runs_when_due_and_two_workers_import_once(app, files):
     assert count(ImportBatch) == 1 and pools.counts(pool_id).available == 40
     # The schedule moved on to the next 06:30 (whatever the time of day the test runs at).
     after = replenishment.get(pool_id).next_run_at
-    now = replenishment.utcnow()
+    now = utcnow()
     assert now < after <= now + timedelta(days=1) and (after.hour, after.minute) == (6, 30)
 
 
