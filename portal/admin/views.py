@@ -35,6 +35,7 @@ def _page(status: int = 200, new_key: str | None = None, **forms):
         stores=db.session.scalars(select(Store).order_by(Store.code)).all(),
         keys=db.session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all(),
         button=EmptyForm(), new_key=new_key, channels=transports.describe(current_app.config),
+        transport_names=transports.NAMES,
         **forms,
     ), status
 

@@ -11,7 +11,7 @@ from datetime import UTC
 
 from flask import current_app, render_template, request
 
-from ..models import Job, Transport
+from ..models import Job
 from ..services import (
     assignment,
     channels,
@@ -41,7 +41,7 @@ from .stages import STAGES, progress, progress_for
 # The pool's settings a stage form may carry (stage 1 all of them, stage 5 its window).
 POOL_FIELDS = ("name", "benefit", "description", "terms", "barcode_format", "valid_from",
                "valid_until", "per_customer_limit", "low_stock_threshold", "require_assignment")
-CHANNEL_NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
+CHANNEL_NAMES = transports.NAMES
 
 
 def dashboard_rows() -> list[tuple]:
@@ -155,7 +155,8 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
     previews = {name: message_preview(pool, s.subject, s.body, s.footer, name)
                 for name, s in current.items()}
     return stage_page(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
-                      previews=previews, channel_settings=current, **send_context(pool_id, **overrides))
+                      previews=previews, channel_settings=current, with_message=channels.WITH_MESSAGE,
+                      **send_context(pool_id, **overrides))
 
 
 def message_preview(pool, subject: str, body: str, footer: str, channel: str) -> dict:  # noqa: ANN001

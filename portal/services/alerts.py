@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Alert, Pool, PoolCounter, PoolStatus, Role, User, utcnow
+from ..models import Alert, Pool, PoolCounter, PoolStatus, Role, Transport, User, utcnow
 from . import transports
 from .events import AlertWritten, LowStockCrossed, record
 from .tx import write_transaction
@@ -155,8 +155,8 @@ def deliver_pending(html: AlertHtml) -> int:
     """Send every alert not sent yet, each one once; returns how many went out."""
     config = current_app.config
     sent = 0
-    mailer = transports.Mailer(config) if transports.configured(config, "email") else None
-    hook = transports.WebhookSender(config) if transports.configured(config, "webhook") else None
+    mailer = transports.Mailer(config) if transports.configured(config, Transport.EMAIL) else None
+    hook = transports.WebhookSender(config) if transports.configured(config, Transport.WEBHOOK) else None
     try:
         while True:
             now = utcnow()

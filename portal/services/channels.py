@@ -20,6 +20,8 @@ from .tx import write_transaction
 
 LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.PAGE: "Voucher web page",
           Channel.EXPORT: "CSV export for another tool"}
+# The channels whose message the marketer writes (the page and the export have none).
+WITH_MESSAGE = (Channel.EMAIL, Channel.SMS)
 PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url")
 DEFAULTS = {
     "email": ("Your voucher: {{ benefit }}",

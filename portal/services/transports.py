@@ -16,6 +16,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
+from ..models import Transport
 from .urls import without_credentials
 
 if TYPE_CHECKING:
@@ -44,13 +45,17 @@ class Email:
     message_id: str | None = None
 
 
-def configured(config: Mapping, channel: str) -> bool:
-    """Whether the channel has what it needs to send."""
-    if channel == "email":
+# How a sentence names each transport ("Send by SMS"); a heading capitalises it.
+NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
+
+
+def configured(config: Mapping, transport: str) -> bool:
+    """Whether the transport has what it needs to send."""
+    if transport == Transport.EMAIL:
         return bool(config.get("SMTP_HOST") and config.get("MAIL_FROM"))
-    if channel == "sms":
+    if transport == Transport.SMS:
         return bool(config.get("SMS_URL"))
-    if channel == "webhook":
+    if transport == Transport.WEBHOOK:
         return bool(config.get("WEBHOOK_URL"))
     return False
 
@@ -59,15 +64,15 @@ def describe(config: Mapping) -> list[dict]:
     """Each channel's configuration as an admin may see it: no secrets, only whether set."""
     security = config.get("SMTP_SECURITY") or "none"
     return [
-        {"channel": "email", "configured": configured(config, "email"),
+        {"channel": Transport.EMAIL, "configured": configured(config, Transport.EMAIL),
          "settings": [("SMTP server", f"{config.get('SMTP_HOST') or '—'}:{config.get('SMTP_PORT')}"),
                       ("Security", security), ("From", config.get("MAIL_FROM") or "—"),
                       ("User", config.get("SMTP_USERNAME") or "—"),
                       ("Password", "set" if config.get("SMTP_PASSWORD") else "not set")]},
-        {"channel": "sms", "configured": configured(config, "sms"),
+        {"channel": Transport.SMS, "configured": configured(config, Transport.SMS),
          "settings": [("Provider URL", _shown(config.get("SMS_URL"))),
                       ("Token", "set" if config.get("SMS_TOKEN") else "not set")]},
-        {"channel": "webhook", "configured": configured(config, "webhook"),
+        {"channel": Transport.WEBHOOK, "configured": configured(config, Transport.WEBHOOK),
          "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
                       ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
     ]
@@ -256,4 +261,5 @@ class WebhookSender:
 
 def client(transport: str, config: Mapping) -> Mailer | SmsSender | WebhookSender:
     """The sender for a transport (email, sms or webhook)."""
-    return {"email": Mailer, "sms": SmsSender, "webhook": WebhookSender}[transport](config)
+    senders = {Transport.EMAIL: Mailer, Transport.SMS: SmsSender, Transport.WEBHOOK: WebhookSender}
+    return senders[transport](config)
