@@ -1,4 +1,5 @@
-"""No module of the portal imports, directly or through others, a module that imports it.
+"""The package's shape: no module imports, directly or through others, a module that
+imports it; services stay below the edge and small enough to read.
 
 A cycle makes the import order matter (a name is missing when the other module is
 half-imported) and ties modules that should be changed on their own. Imports inside
@@ -7,8 +8,12 @@ functions count too: they only hide the cycle from Python until the call.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grimp
 import pytest
+
+import portal.services
 
 PACKAGE = "portal"
 
@@ -88,3 +93,33 @@ def test_the_cycle_finder_finds_a_cycle_and_ignores_a_chain():
     graph.add_import(importer="a.c", imported="a.b")
     graph.add_import(importer="a.d", imported="a.b")
     assert import_cycles(graph) == [["a.b", "a.c"]]
+
+
+SERVICES = f"{PACKAGE}.services"
+# What the domain must not reach: templates, requests and the queue live at the edge.
+EDGE = ("flask.templating", "flask_login", "flask_wtf", f"{PACKAGE}.queue", f"{PACKAGE}.emails",
+        f"{PACKAGE}.web", f"{PACKAGE}.roles")
+LONGEST_SERVICE = 400
+
+
+def test_services_stay_below_the_edge():
+    """Services compose no template and import no route, form or queue module; the
+    email HTML is drawn at the edge and handed in."""
+    graph = grimp.build_graph(PACKAGE, "flask", "flask_login", "flask_wtf")
+    services = {SERVICES} | graph.find_descendants(SERVICES)
+    reached = {(service, imported) for service in services
+               for imported in graph.find_modules_directly_imported_by(service)
+               if imported.startswith(EDGE) or imported.split(".")[1:2] in (
+                   ["admin"], ["api"], ["auth"], ["cashier"], ["main"], ["pools"], ["voucher"])
+               and imported.startswith(PACKAGE + ".")}
+    assert not reached, reached
+    root = Path(portal.services.__file__).parent
+    rendering = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if "render_template" in path.read_text()]
+    assert rendering == []
+
+
+def test_no_service_module_is_over_the_size_that_asks_for_a_split():
+    root = Path(portal.services.__file__).parent
+    sizes = {str(path.relative_to(root)): len(path.read_text().splitlines()) for path in root.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > LONGEST_SERVICE} == {}
