@@ -13,7 +13,7 @@ from flask_migrate import check
 from sqlalchemy import inspect, select
 
 from portal import create_app
-from portal.cli import EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND
+from portal.commands.exits import EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND
 from portal.extensions import db
 from portal.models import ApiKey, Pool, User
 from portal.services import accounts, pools
