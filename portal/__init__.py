@@ -80,7 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_web(app)
 
-    from .cli import register
+    from .commands import register
 
     register(app)
     return app

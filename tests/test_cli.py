@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 from flask_migrate import check
 from sqlalchemy import inspect, select
 
 from portal import create_app
-from portal.cli import EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND
+from portal.__main__ import PortalGroup
+from portal.commands.exits import EXIT_BAD_INPUT, EXIT_CONFLICT, EXIT_NOT_FOUND
 from portal.extensions import db
 from portal.models import ApiKey, Pool, User
 from portal.services import accounts, pools
@@ -135,6 +138,7 @@ def test_console_script_runs_against_the_instance_folder(database_url, tmp_path)
     run = lambda *args: subprocess.run([str(script), *args], env=env, capture_output=True,  # noqa: E731
                                        text=True, timeout=120)
     assert run("init").returncode == 0
+    assert "(head)" in run("db", "current").stdout  # Flask-Migrate's group, reached without the app
     created = run("create-pool", "Spring")
     assert created.returncode == 0, created.stderr
     assert created.stdout.strip().splitlines()[-1].isdigit()
@@ -145,6 +149,35 @@ def test_console_script_runs_against_the_instance_folder(database_url, tmp_path)
     run("init")
     assert key_file.read_text() == first  # generated once, then kept
 
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_help_lists_what_flask_would_list_without_building_the_app(app):
+    """`portal --help` is Flask's own help for the built app, word for word, but the
+    portal's group gets there without building one."""
+
+    def no_app():
+        raise AssertionError("portal --help built the app")
+
+    about = "Run and manage the voucher portal."
+    ours = CliRunner().invoke(PortalGroup(create_app=no_app, help=about), ["--help"], prog_name="portal")
+    flasks = CliRunner().invoke(FlaskGroup(create_app=lambda: app, help=about), ["--help"],
+                                prog_name="portal")
+    assert ours.exit_code == 0, ours.output
+    assert ours.output == flasks.output
+    for name in ("create-pool", "db", "routes", "worker"):
+        assert f"\n  {name} " in ours.output
+
+
+def test_loading_the_command_line_imports_no_service():
+    """Services, models, the queue and alembic load when a command runs, not for --help."""
+    code = ("import sys\nfrom portal.__main__ import main\nsys.argv = ['portal', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy = ('portal.services', 'portal.models', 'portal.queue', 'huey', 'alembic')\n"
+            "print('loaded:', sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Commands:" in done.stdout
+    assert done.stderr.strip() == "loaded: []"
 
 def test_send_wait_sends_and_prints_the_counts(runner, app, smtp):
     from portal.services import assignment, generation

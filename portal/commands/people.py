@@ -1,0 +1,54 @@
+"""Who uses the portal: `portal create-store`, `create-user` and `create-api-key`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from .exits import domain_errors
+
+
+@click.command("create-store")
+@click.argument("code")
+@click.argument("name")
+@with_appcontext
+@domain_errors
+def create_store(code: str, name: str) -> None:
+    """Add a store that cashiers belong to."""
+    from ..services import accounts
+
+    store = accounts.create_store(code, name)
+    click.echo(f"created store {store.code}")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "marketer", "cashier"]), required=True)
+@click.option("--store", "store_code", help="The cashier's store code.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input.")
+@with_appcontext
+@domain_errors
+def create_user(email: str, role: str, store_code: str | None, password_stdin: bool) -> None:
+    """Add a user who signs in with email and password."""
+    from ..services import accounts
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = accounts.create_user(email, password, role, store_code)
+    click.echo(f"created {user.role} {user.email}")
+
+
+@click.command("create-api-key")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["pos", "integration"]), required=True)
+@with_appcontext
+@domain_errors
+def create_api_key(name: str, scope: str) -> None:
+    """Make an API key; it is printed once, alone on the last line."""
+    from ..services import accounts
+
+    new = accounts.create_api_key(name, scope)
+    click.echo(f"created {scope} key “{new.key.name}” (id {new.key.id}); store it now:")
+    click.echo(new.secret)
