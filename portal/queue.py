@@ -197,7 +197,8 @@ def send_test(pool_id: int, channel: str, to: str) -> None:
 
 def run_worker(threads: int, on_ready: Callable[[], None] = lambda: None) -> None:
     """Run the consumer until stopped (recover unfinished jobs first with recover_jobs).
-    SIGTERM and Ctrl-C stop it gracefully: a send hands its job back between two messages."""
+    SIGTERM stops it gracefully: a send hands its job back between two messages. Ctrl-C
+    stops it at once; the recovery then takes its jobs over."""
     global _stopping
     consumer = huey.create_consumer(
         workers=threads, worker_type="thread", periodic=True, initial_delay=0.05, backoff=1.5,

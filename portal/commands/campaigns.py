@@ -106,7 +106,7 @@ def worker(threads: int | None) -> None:
     if restarted:
         click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")
     deliver_alerts()
-    # SIGTERM and Ctrl-C stop gracefully: sends hand their job back between messages.
+    # SIGTERM stops gracefully (sends hand their job back between messages); Ctrl-C at once.
     storage = current_app.config["QUEUE_STORAGE"]
     run_worker(threads or current_app.config["WORKER_THREADS"],
                on_ready=lambda: click.echo(f"worker ready ({storage} queue)"))

@@ -38,8 +38,12 @@ KEPT_FAILURES = 500
 # A file job's import is one long transaction that cannot show signs of life: it is
 # given this many leases before it counts as silent (its commit checks its claim).
 FILE_PATIENCE = 30
-# Between a job's commit and its queue message there is a moment with no message.
+# Between a job's commit (or hand-back) and its queue message there is a moment with no
+# message.
 ENQUEUE_GRACE = timedelta(seconds=10)
+# A job whose runs died this many times (a crash that comes back every time) fails
+# instead of being taken over again and again.
+MOST_RESTARTS = 5
 CLAIMABLE = (JobState.QUEUED.value, JobState.WAITING.value)
 
 _jobs = Job.__table__
@@ -84,9 +88,10 @@ def hold(session: Session, held: Claim, now: datetime) -> bool:
 
 
 def release(session: Session, held: Claim, state: JobState = JobState.QUEUED) -> bool:
-    """Hand the job back (to the queue, or to wait for a retry) if this run holds it."""
+    """Hand the job back (to the queue, or to wait for a retry) if this run holds it; the
+    caller puts a message for it on the queue."""
     return bool(session.execute(update(_jobs).where(*_held(held))
-                                .values(state=state.value, worker=None)).rowcount)
+                                .values(state=state.value, worker=None, heartbeat_at=utcnow())).rowcount)
 
 
 def finish_in(session: Session, held: Claim | None, details: dict) -> None:
@@ -205,7 +210,8 @@ def _lost(session: Session, job: Job, now: datetime, lease: timedelta, messaged:
         return _aware(job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
     # Queued or waiting: lost only when no queue message can still run it, however
     # long it has waited for a free worker.
-    if job.id in messaged or _aware(job.created_at) > now - ENQUEUE_GRACE:
+    handed_over = max(_aware(job.created_at), _aware(job.heartbeat_at or job.created_at))
+    if job.id in messaged or handed_over > now - ENQUEUE_GRACE:
         return False
     if job.state == JobState.WAITING:
         due = session.execute(select(func.min(_deliveries.c.not_before)).where(
@@ -224,16 +230,40 @@ def recover(lease: timedelta, messaged: Collection[int]) -> list[int]:
     out = []
     with write_transaction() as session:
         jobs = session.scalars(select(Job).where(
-            Job.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)))).all()
+            Job.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.WAITING)))
+            .execution_options(populate_existing=True)).all()
         for job in jobs:
             if not _lost(session, job, now, lease, messaged):
                 continue
-            if job.state == JobState.RUNNING:
-                session.execute(update(_deliveries).where(
-                    _deliveries.c.job_id == job.id, _deliveries.c.state == DeliveryState.SENDING.value)
-                    .values(state=DeliveryState.FAILED.value, reason="interrupted", updated_at=now,
-                            error="The worker stopped while handing this message over; it may "
-                                  "have gone out, so it is not sent again on its own."))
-                job.state, job.worker = JobState.QUEUED.value, None
+            if job.state == JobState.RUNNING and not _take_over(session, job, now):
+                continue
             out.append(job.id)
     return out
+
+
+def _take_over(session: Session, job: Job, now: datetime) -> bool:
+    """Take a dead run's job back, conditional on nothing having changed since it was
+    read (the run finished, showed signs of life, or another recovery came first). Its
+    in-flight message is marked interrupted; after MOST_RESTARTS the job fails instead."""
+    restarts = (job.details or {}).get("restarts", 0) + 1
+    failing = restarts > MOST_RESTARTS
+    seen = (_jobs.c.heartbeat_at.is_(None) if job.heartbeat_at is None
+            else _jobs.c.heartbeat_at == job.heartbeat_at)
+    values = {"state": JobState.QUEUED.value, "worker": None, "heartbeat_at": now,
+              "details": {**(job.details or {}), "restarts": restarts}}
+    if failing:
+        values.update(state=JobState.FAILED.value, finished_at=now,
+                      error=f"Its worker stopped {MOST_RESTARTS} times while running it; the rest "
+                            "was not done. Look at the worker's log, then start it again.")
+    taken = session.execute(update(_jobs).where(
+        _jobs.c.id == job.id, _jobs.c.state == JobState.RUNNING.value, _jobs.c.worker == job.worker,
+        seen).values(**values)).rowcount
+    if not taken:
+        return False
+    session.execute(update(_deliveries).where(
+        _deliveries.c.job_id == job.id, _deliveries.c.state == DeliveryState.SENDING.value)
+        .values(state=DeliveryState.FAILED.value, reason="interrupted", updated_at=now,
+                error="The worker stopped while handing this message over; it may "
+                      "have gone out, so it is not sent again on its own."))
+    session.expire(job)
+    return not failing

@@ -18,20 +18,26 @@ def write_transaction() -> Iterator[Session]:
     the events it recorded are handled after the commit.
 
     On SQLite the transaction takes the write lock at BEGIN (waiting up to the busy
-    timeout), so a service that reads and then writes never fails half-way.
+    timeout), so a service that reads and then writes never fails half-way. Called
+    inside another write transaction, it joins that one.
     """
     session = db.session()
-    if session.get_bind().dialect.name == "sqlite":
-        if session.in_transaction():
-            # A read the caller made (loading the signed-in user, say) must not pin an
-            # old SQLite snapshot under this write.
-            session.commit()
-        session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
-    # PostgreSQL's read-committed transactions see each statement's latest data, so an
-    # open one simply carries on (two round trips fewer on every write).
     pending, token = events.collecting()
+    if pending is None:
+        # Inside another write transaction: join it, which commits (and handles the
+        # events) once, at the end of the outer one.
+        yield session
+        return
     try:
         try:
+            if session.get_bind().dialect.name == "sqlite":
+                if session.in_transaction():
+                    # A read the caller made (loading the signed-in user, say) must not
+                    # pin an old SQLite snapshot under this write.
+                    session.commit()
+                session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            # PostgreSQL's read-committed transactions see each statement's latest data,
+            # so an open one simply carries on (two round trips fewer on every write).
             yield session
             session.commit()
         except BaseException:

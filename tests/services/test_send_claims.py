@@ -100,3 +100,39 @@ def test_only_one_of_two_claims_gets_the_job(app):
         assert jobs.hold(session, first, utcnow())
         assert jobs.release(session, first)
     assert jobs.claim(job.id, "a:1") is not None
+
+
+def test_a_message_that_cannot_be_composed_fails_alone(app, smtp):
+    """It never left, so it fails at once with the reason; the rest of the send goes on."""
+    pool_id = _campaign(4)
+    job, _ = sending.start_send(pool_id, "email")
+    calls = []
+
+    def html(body, footer, values, pool):  # noqa: ANN001, ANN202
+        calls.append(values["code"])
+        if len(calls) == 2:
+            raise ValueError("a broken template")
+        return emails.voucher_html(body, footer, values, pool)
+
+    assert sending.process_send(job.id, html) is None
+    report = sending.progress(job.id)
+    assert report.job.state == "done" and (report.sent, report.failed) == (3, 1)
+    assert report.errors == [("The message could not be composed: a broken template", 1)]
+    assert len(smtp.messages) == 3
+
+
+def test_a_job_whose_runs_keep_dying_fails_instead_of_restarting_for_ever(app):
+    pool_id = _campaign(2)
+    job, _ = sending.start_send(pool_id, "email")
+    lease = timedelta(seconds=60)
+    for attempt in range(1, jobs.MOST_RESTARTS + 2):
+        assert jobs.claim(job.id, "elsewhere.example:1") is not None
+        with write_transaction() as session:  # the run went silent
+            session.get(Job, job.id).heartbeat_at = utcnow() - timedelta(hours=1)
+        recovered = jobs.recover(lease, messaged={job.id})
+        row = db.session.get(Job, job.id, populate_existing=True)
+        if attempt <= jobs.MOST_RESTARTS:
+            assert recovered == [job.id] and row.state == "queued"
+        else:
+            assert recovered == [] and row.state == "failed"
+            assert "stopped 5 times" in row.error

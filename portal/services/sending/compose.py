@@ -77,15 +77,22 @@ class Sender:
         self.transport = Transport(transport)
         self.client = transports.client(self.transport, config)
 
-    def send(self, composer: Composer, item: Prepared) -> None:
+    def compose(self, composer: Composer, item: Prepared) -> tuple:
+        """The arguments of the client's `send` for this customer's message."""
         values = composer.values(item)
         reference = f"delivery-{item.delivery_id}"
         if self.transport == Transport.EMAIL:
-            self.client.send(composer.email(item.customer.email, values, f"<{reference}@voucher-portal>"))
-        elif self.transport == Transport.SMS:
-            self.client.send(item.customer.phone, composer.sms(values), reference)
-        else:
-            self.client.send("voucher.issued", composer.webhook(item, values), reference)
+            return (composer.email(item.customer.email, values, f"<{reference}@voucher-portal>"),)
+        if self.transport == Transport.SMS:
+            return item.customer.phone, composer.sms(values), reference
+        return "voucher.issued", composer.webhook(item, values), reference
+
+    def hand_over(self, message: tuple) -> None:
+        """Give a composed message to the transport; raises DeliveryError when it fails."""
+        self.client.send(*message)
+
+    def send(self, composer: Composer, item: Prepared) -> None:
+        self.hand_over(self.compose(composer, item))
 
     def close(self) -> None:
         self.client.close()

@@ -228,48 +228,69 @@ def process_send(job_id: int, html: VoucherHtml, *, worker: str | None = None,
     checked = datetime.min.replace(tzinfo=UTC)
     try:
         while True:
+            ended, result = False, None
             with write_transaction() as session:
                 now = utcnow()
                 if outcome is not None:
                     # Kept until this transaction commits: should it fail, the `finally`
                     # below records the outcome again (recording is idempotent).
                     _record(session, *outcome, now)
-                if not jobs.hold(session, held, now):
-                    return None  # a recovery took the job over; its new run goes on
-                if should_stop():
-                    jobs.release(session, held)
-                    return now  # the caller queues it again, for the next worker
                 job = session.get(Job, job_id)
-                if pool is None or now - checked > POOL_CHECK:
+                if not jobs.hold(session, held, now):
+                    ended = True  # a recovery took the job over; its new run goes on
+                elif should_stop():
+                    jobs.release(session, held)
+                    ended, result = True, now  # the caller queues it again, for the next worker
+                elif pool is None or now - checked > POOL_CHECK:
                     pool, checked = pools.load_pool(session, job.pool_id), now
                     if pool.status != PoolStatus.ACTIVE:
                         close(session, job, JobState.FAILED, now)
                         job.error = (f"The pool was {pool.status} during the send; the rest was "
                                      "not sent. Send again once it is active.")
-                        return None
-                row = _take(session, job_id, now)
-                if row is None and _prepare(session, job, pool, now, cache):
+                        ended = True
+                row = None
+                if not ended:
                     row = _take(session, job_id, now)
-                    if row is None:
-                        continue  # a batch of skips: commit it and prepare the next
-                if row is None:
-                    return _settle(session, held, job, now)
-                item = _load(session, row, pool, cache)
-                if composer is None:
-                    composer = Composer(pool, voucher_url_maker(), html, channels.settings(pool.id))
-                    sender = Sender(job.channel, current_app.config)
-            outcome = None  # committed with the take of the next one
+                    if row is None and _prepare(session, job, pool, now, cache):
+                        row = _take(session, job_id, now)
+                        prepared_only = row is None  # a batch of skips: commit, prepare the next
+                    else:
+                        prepared_only = False
+                    if row is None and not prepared_only:
+                        ended, result = True, _settle(session, held, job, now)
+                if row is not None:
+                    item = _load(session, row, pool, cache)
+                    if composer is None:
+                        composer = Composer(pool, voucher_url_maker(), html, channels.settings(pool.id))
+                        sender = Sender(job.channel, current_app.config)
+            outcome = None  # committed
+            if ended:
+                return result
+            if row is None:
+                continue
             if len(session.identity_map) > 2000:
                 session.expunge_all()  # a long send must not keep every customer it met
                 pool = None
-            try:
-                sender.send(composer, item)
-                outcome = (item.delivery_id, item.attempts, None)
-            except transports.DeliveryError as exc:
-                outcome = (item.delivery_id, item.attempts, exc)
+            outcome = _hand_over(sender, composer, item)
     finally:
         if outcome is not None:
             with write_transaction() as session:
                 _record(session, *outcome, utcnow())
         if sender is not None:
             sender.close()
+
+
+def _hand_over(sender: Sender, composer: Composer, item: Prepared) -> tuple:
+    """Compose the message and hand it over: the outcome to record. A message that could
+    not be composed never left, so it fails at once; an unexpected error while handing it
+    over propagates and leaves the row `sending` (in doubt) for the recovery."""
+    try:
+        message = sender.compose(composer, item)
+    except Exception as exc:  # noqa: BLE001
+        error = transports.DeliveryError(f"The message could not be composed: {exc}", transient=False)
+        return item.delivery_id, item.attempts, error
+    try:
+        sender.hand_over(message)
+    except transports.DeliveryError as exc:
+        return item.delivery_id, item.attempts, exc
+    return item.delivery_id, item.attempts, None
