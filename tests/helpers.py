@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.extensions import db
 from portal.models import Code
@@ -58,3 +60,18 @@ def run_queue(limit: int = 10_000) -> int:
         queue.huey.execute(task)
         ran += 1
     return ran
+
+
+@contextmanager
+def counted_queries() -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)

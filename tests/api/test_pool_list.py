@@ -3,30 +3,12 @@ replenishment settings and last runs included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from sqlalchemy import insert, select
 
-from sqlalchemy import event, insert, select
-
-from portal.extensions import db
 from portal.models import COUNTER_SHARDS, Pool, PoolCounter, Replenishment, ReplenishmentRun, utcnow
 from portal.services import pools, replenishment
 from portal.services.tx import write_transaction
-
-
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+from tests.helpers import counted_queries
 
 
 def list_queries(api) -> tuple[list[str], dict]:  # noqa: ANN001

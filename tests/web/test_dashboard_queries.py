@@ -3,38 +3,18 @@ pools there are: nothing is read pool by pool."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event
-
-from portal.extensions import db
 from portal.models import COUNTER_SHARDS, Pool, PoolCounter, utcnow
 from portal.services import assignment, channels, imports, pools, redemption
 from portal.services.tx import write_transaction
-from tests.helpers import customer, upload
+from tests.helpers import counted_queries, customer, upload
 
 URLS = ("/pools/", "/pools/counts")
 
 
-@contextmanager
-def recorded_statements() -> Iterator[list[str]]:
-    """Every SQL statement sent to the database inside the block."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-
-
 def queries(client, url: str) -> int:  # noqa: ANN001
-    with recorded_statements() as statements:
+    with counted_queries() as statements:
         response = client.get(url)
     assert response.status_code == 200
     assert response.text.count('<th scope="row">') == len(pools.list_pools())
