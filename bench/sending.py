@@ -109,8 +109,9 @@ def main() -> None:
         "",
         f"`bench/sending.py`: {n:,} emails to a local aiosmtpd server, on {machine()}. The send "
         "is the worker's own loop: codes assigned to 100 customers per transaction, then one "
-        "message at a time — claim its delivery row (one commit), render and hand over the "
-        "message, record it as sent with the next claim. The floor hands the same server "
+        "message at a time — claim its delivery row and check the run still holds the job "
+        "(one commit), render and hand over the message, record it as sent with the next "
+        "claim. The floor hands the same server "
         "pre-built messages from a plain loop.",
         "",
         "| what | messages per second | vs the floor |",
