@@ -23,6 +23,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .vocabulary import (  # noqa: F401 (re-exported: the models' words)
+    ApiScope,
+    BarcodeFormat,
+    Channel,
+    CodeStatus,
+    DeliveryState,
+    JobKind,
+    JobState,
+    PoolStatus,
+    Role,
+    Transport,
+)
 
 COUNTER_SHARDS = 16
 
@@ -53,37 +65,6 @@ class UTCDateTime(TypeDecorator):
 
 # Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    MARKETER = "marketer"
-    CASHIER = "cashier"
-
-
-class PoolStatus(enum.StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ARCHIVED = "archived"
-
-
-class CodeStatus(enum.StrEnum):
-    AVAILABLE = "available"
-    ASSIGNED = "assigned"
-    REDEEMED = "redeemed"
-    CANCELED = "canceled"
-
-
-class BarcodeFormat(enum.StrEnum):
-    QR = "qr"
-    CODE128 = "code128"
-    EAN13 = "ean13"
-    NONE = "none"
-
-
-class ApiScope(enum.StrEnum):
-    POS = "pos"
-    INTEGRATION = "integration"
 
 
 def _values(enum_cls: type[enum.StrEnum]) -> str:
@@ -283,24 +264,6 @@ class CodeEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-class Channel(enum.StrEnum):
-    """A way a pool reaches its customers in stage 4, with a message the marketer sets
-    up there (a `ChannelSetting`)."""
-
-    EMAIL = "email"
-    SMS = "sms"
-    PAGE = "page"
-    EXPORT = "export"
-
-
-class Transport(enum.StrEnum):
-    """How a send hands each message over; a send job targets one transport."""
-
-    EMAIL = "email"
-    SMS = "sms"
-    WEBHOOK = "webhook"
-
-
 class ChannelSetting(db.Model):
     """How one pool reaches customers on one channel, and the message it sends there."""
 
@@ -315,28 +278,6 @@ class ChannelSetting(db.Model):
     __table_args__ = (
         CheckConstraint(f"channel IN ({_values(Channel)})", name="channel"),
     )
-
-
-class JobState(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    WAITING = "waiting"  # for a delivery's retry time
-    DONE = "done"
-    FAILED = "failed"
-
-
-class DeliveryState(enum.StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-class JobKind(enum.StrEnum):
-    SEND = "send"  # a campaign send on one transport
-    IMPORT = "import"  # a large code file
-    ASSIGN = "assign"  # a large customer list
 
 
 class Audience(db.Model):

@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 
 from .extensions import limiter
 from .services.actor import Actor
+from .vocabulary import Role
 
 # Who runs campaigns (the pools area), and who works a till. Templates see them too.
-MARKETING = ("admin", "marketer")
-TILL = ("cashier", "admin")
+MARKETING = (Role.ADMIN, Role.MARKETER)
+TILL = (Role.CASHIER, Role.ADMIN)
 
 
 def requires(*roles: str) -> Callable:

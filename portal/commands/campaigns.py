@@ -10,13 +10,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..vocabulary import Transport
 from .exits import EXIT_REFUSED, domain_errors
-from .params import EnumChoice
 
 
 @click.command("send")
 @click.argument("pool_id", type=int)
-@click.option("--channel", type=EnumChoice("Transport"), required=True)
+@click.option("--channel", type=click.Choice([word.value for word in Transport]), required=True)
 @click.option("--wait", is_flag=True,
               help="Send from this process and return when done, with the counts.")
 @click.option("--resend-interrupted", is_flag=True,

@@ -7,8 +7,8 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from ..vocabulary import BarcodeFormat
 from .exits import domain_errors
-from .params import EnumChoice
 
 
 class Moment(click.ParamType):
@@ -36,7 +36,7 @@ class Moment(click.ParamType):
 @click.option("--valid-until", type=Moment(end_of_day=True))
 @click.option("--low-stock-threshold", type=int)
 @click.option("--benefit", help="What the customer gets, as the customer reads it.")
-@click.option("--barcode-format", type=EnumChoice("BarcodeFormat"))
+@click.option("--barcode-format", type=click.Choice([word.value for word in BarcodeFormat]))
 @with_appcontext
 @domain_errors
 def create_pool(name: str, **options: Any) -> None:

@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..vocabulary import ApiScope, Role
 from .exits import domain_errors
 
 
@@ -25,7 +26,7 @@ def create_store(code: str, name: str) -> None:
 
 @click.command("create-user")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["admin", "marketer", "cashier"]), required=True)
+@click.option("--role", type=click.Choice([word.value for word in Role]), required=True)
 @click.option("--store", "store_code", help="The cashier's store code.")
 @click.option("--password-stdin", is_flag=True, required=True,
               help="Read the password from standard input.")
@@ -42,7 +43,7 @@ def create_user(email: str, role: str, store_code: str | None, password_stdin: b
 
 @click.command("create-api-key")
 @click.argument("name")
-@click.option("--scope", type=click.Choice(["pos", "integration"]), required=True)
+@click.option("--scope", type=click.Choice([word.value for word in ApiScope]), required=True)
 @with_appcontext
 @domain_errors
 def create_api_key(name: str, scope: str) -> None:

@@ -1,0 +1,80 @@
+"""The portal's closed sets of words: roles, statuses, formats, channels and transports.
+
+Plain enums with no database behind them, so the models, the API schemas and the
+command line (which must start quickly) all take them from here.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MARKETER = "marketer"
+    CASHIER = "cashier"
+
+
+class PoolStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class CodeStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    ASSIGNED = "assigned"
+    REDEEMED = "redeemed"
+    CANCELED = "canceled"
+
+
+class BarcodeFormat(enum.StrEnum):
+    QR = "qr"
+    CODE128 = "code128"
+    EAN13 = "ean13"
+    NONE = "none"
+
+
+class ApiScope(enum.StrEnum):
+    POS = "pos"
+    INTEGRATION = "integration"
+
+
+class Channel(enum.StrEnum):
+    """A way a pool reaches its customers in stage 4, with a message the marketer sets
+    up there (a `ChannelSetting`)."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    PAGE = "page"
+    EXPORT = "export"
+
+
+class Transport(enum.StrEnum):
+    """How a send hands each message over; a send job targets one transport."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"  # for a delivery's retry time
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class JobKind(enum.StrEnum):
+    SEND = "send"  # a campaign send on one transport
+    IMPORT = "import"  # a large code file
+    ASSIGN = "assign"  # a large customer list
