@@ -43,7 +43,7 @@ class Wording:
 # The one map from a refusal's reason to its words: the API's message, the till, the
 # marketer's check in stage 5 and the customer's voucher page all read it.
 REFUSALS = {
-    "unknown_code": Wording("UNKNOWN CODE", "bad", "There is no such code. Check it and scan again.",
+    "unknown_code": Wording("UNKNOWN CODE", "bad", "There is no such code; check it and try again.",
                             "There is no such voucher."),
     "canceled": Wording("CANCELED", "bad", "This code was canceled and can no longer be used.",
                         "This voucher was canceled and can no longer be used."),
