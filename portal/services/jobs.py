@@ -19,7 +19,7 @@ import socket
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +32,7 @@ from ..models import Delivery, DeliveryState, Job, JobKind, JobState, utcnow
 from .actor import Actor
 from .errors import Conflict, NotFound
 from .pools import load_pool
+from .times import as_utc
 from .tx import write_transaction
 
 KEPT_FAILURES = 500
@@ -200,24 +201,21 @@ def _worker_gone(worker: str | None) -> bool:
     return False
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
 
 def _lost(session: Session, job: Job, now: datetime, lease: timedelta, messaged: Collection[int]) -> bool:
     if job.state == JobState.RUNNING:
         patience = lease * (FILE_PATIENCE if job.kind != JobKind.SEND else 1)
-        return _aware(job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
+        return (job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
     # Queued or waiting: lost only when no queue message can still run it, however
     # long it has waited for a free worker.
-    handed_over = max(_aware(job.created_at), _aware(job.heartbeat_at or job.created_at))
+    handed_over = max(job.created_at, job.heartbeat_at or job.created_at)
     if job.id in messaged or handed_over > now - ENQUEUE_GRACE:
         return False
     if job.state == JobState.WAITING:
         due = session.execute(select(func.min(_deliveries.c.not_before)).where(
             _deliveries.c.job_id == job.id,
             _deliveries.c.state == DeliveryState.QUEUED.value)).scalar_one()
-        return due is None or _aware(due) <= now
+        return due is None or as_utc(due) <= now
     return True
 
 

@@ -1,4 +1,4 @@
-"""Reading moments written by people and files."""
+"""Reading moments written by people and files, and from the database."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from datetime import UTC, date, datetime
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A moment read back without a zone (an aggregate over a column, on SQLite) is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:

@@ -38,6 +38,7 @@ from ..assignment import assign_to
 from ..codes import effective_expiry
 from ..errors import PoolUnavailable
 from ..links import voucher_url_maker
+from ..times import as_utc
 from ..tx import is_postgresql, write_transaction
 from .compose import Composer, Prepared, Sender, VoucherHtml
 from .report import close
@@ -184,9 +185,6 @@ def _record(session: Session, delivery_id: int, attempts: int, error: transports
                 reason="error", error=error.message[:2000])
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
 
 def _settle(session: Session, held: jobs.Claim, job: Job, now: datetime) -> datetime | None:
     """Nothing left to take now: the job is done, or waits for a retry (returns when)."""
@@ -201,11 +199,11 @@ def _settle(session: Session, held: jobs.Claim, job: Job, now: datetime) -> date
     if not due[0]:
         close(session, job, JobState.DONE, now)
         return None
-    if due[1] is None or _aware(due[1]) <= now:
+    if due[1] is None or as_utc(due[1]) <= now:
         jobs.release(session, held)
         return now  # due rows a moment ago out of reach: run again at once
     jobs.release(session, held, JobState.WAITING)
-    return _aware(due[1])
+    return as_utc(due[1])
 
 
 def process_send(job_id: int, html: VoucherHtml, *, worker: str | None = None,
