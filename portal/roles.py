@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from flask import abort
 from flask_login import current_user, login_required
+from werkzeug.exceptions import TooManyRequests
 
 from .extensions import limiter
 from .services.actor import Actor
@@ -40,8 +41,11 @@ def current_actor() -> Actor:
     return Actor(user_id=current_user.id, store_id=current_user.store_id)
 
 
-def retry_after_seconds() -> int:
-    """How long until the limit that was just breached lets the next request through."""
+def retry_after_seconds(exc: TooManyRequests | None = None) -> int:
+    """How long until the limit that was just breached lets the next request through:
+    the refusal's own Retry-After when it has one, else the route limit's window."""
+    if exc is not None and isinstance(exc.retry_after, int):
+        return max(1, exc.retry_after)
     limit = limiter.current_limit
     if limit is None:
         return 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
-from .. import queue
+from .. import guessing, queue
 from ..extensions import limiter
 from ..models import Code, Customer, Pool, Replenishment, ReplenishmentRun
 from ..services import (
@@ -97,23 +97,17 @@ def _redemption(done) -> schemas.Redemption:  # noqa: ANN001
     )
 
 
-# Rate limits on the operations where codes get guessed: every answer counts against
-# the general limit, and unknown-code answers also against a much tighter one.
+# The operations where codes get guessed share one budget of answers per key and per
+# address (validate and redeem together); unknown-code answers also count against the
+# much tighter allowance in portal.guessing, which the till and stage 5 share.
 def _limit(name: str):
     return lambda: current_app.config[name]
 
 
-def _unknown_answered(_response) -> bool:  # noqa: ANN001
-    return bool(g.get("unknown_code"))
-
-
 GUARDED = (
-    limiter.limit(_limit("RATE_LIMIT_REDEMPTION"), key_func=key_identity, scope="redeem-key"),
-    limiter.limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redeem-address"),
-    limiter.limit(_limit("RATE_LIMIT_UNKNOWN_CODE"), key_func=key_identity, scope="unknown-key",
-                  deduct_when=_unknown_answered),
-    limiter.limit(_limit("RATE_LIMIT_UNKNOWN_CODE"), scope="unknown-address",
-                  deduct_when=_unknown_answered),
+    limiter.shared_limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redemption-key",
+                         key_func=key_identity),
+    limiter.shared_limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redemption-address"),
 )
 
 
@@ -292,8 +286,9 @@ def customer_vouchers(customer_id: str):
            scope="pos", body=schemas.Validate, responses={200: schemas.Validation},
            decorators=GUARDED)
 def validate(body: schemas.Validate):
-    verdict = redemption.validate(body.code)
-    g.unknown_code = verdict.reason == "unknown_code"
+    with guessing.lookup(guessing.api_key(key_identity())) as answer:
+        verdict = redemption.validate(body.code)
+        answer.reason = verdict.reason
     return schemas.Validation(valid=verdict.valid, reason=verdict.reason,
                               voucher=_voucher(verdict.code) if verdict.code else None), 200
 
@@ -321,14 +316,11 @@ def redeem(body: schemas.Redeem):
             store_id = accounts.find_store(body.store).id
         except DomainError as exc:
             raise ApiError(422, "unknown_store", exc.message) from exc
-    try:
+    with guessing.lookup(guessing.api_key(key_identity())):
         done = redemption.redeem(
             body.code, store_id=store_id, actor=g.actor, order_ref=body.order_ref,
             idempotency_key=f"{g.api_key.id}:{key}" if key else None,
         )
-    except DomainError as exc:
-        g.unknown_code = exc.reason == "unknown_code"
-        raise
     return _redemption(done), 201
 
 

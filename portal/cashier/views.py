@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, render_template
+from flask import render_template
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
-from ..extensions import limiter
+from .. import guessing
 from ..models import utcnow
 from ..roles import TILL, current_actor, requires, retry_after_seconds
 from ..services import redemption
@@ -38,34 +38,25 @@ def till():
     return _page()
 
 
-def _unknown_answered(_response) -> bool:  # noqa: ANN001
-    return bool(g.get("unknown_code"))
-
-
-def _cashier_key() -> str:
-    return f"till-user:{current_user.get_id()}"
-
-
 @bp.post("/check")
 @requires(*TILL)
-@limiter.limit(lambda: current_app.config["RATE_LIMIT_TILL_UNKNOWN"], key_func=_cashier_key,
-               deduct_when=_unknown_answered, scope="till-unknown")
 def check():
     """Say at once whether the scanned code can be redeemed, and why not."""
     form = CheckForm()
     if not form.validate_on_submit():
         return _page(form=form, verdict=None), 422
-    verdict = redemption.validate(form.code.data)
-    g.unknown_code = verdict.reason == "unknown_code"
+    with guessing.lookup(guessing.user(current_user.id)) as answer:
+        verdict = redemption.validate(form.code.data)
+        answer.reason = verdict.reason
     redeem_form = RedeemForm(formdata=None, code=verdict.code.code if verdict.code else "",
                              nonce=secrets.token_urlsafe(16))
     return _page(verdict=verdict, redeem_form=redeem_form, form=CheckForm(formdata=None))
 
 
 @bp.errorhandler(TooManyRequests)
-def slow_down(_exc):
+def slow_down(exc: TooManyRequests):
     """After several unknown codes in a short time, make the cashier wait and say how long."""
-    wait = retry_after_seconds()
+    wait = retry_after_seconds(exc)
     return _page(wait=wait), 429, {"Retry-After": str(wait)}
 
 
@@ -78,8 +69,10 @@ def redeem():
         return _page(verdict=None, problem="The form expired; scan the code again."), 422
     key = f"till:{current_user.id}:{form.nonce.data}"
     try:
-        done = redemption.redeem(form.code.data, actor=current_actor(),
-                                 order_ref=form.order_ref.data or None, idempotency_key=key)
+        # Guarded like a check: a redeem answers "unknown code" too.
+        with guessing.lookup(guessing.user(current_user.id)):
+            done = redemption.redeem(form.code.data, actor=current_actor(),
+                                     order_ref=form.order_ref.data or None, idempotency_key=key)
     except DomainError:
         # Show what is true now (already redeemed when and where, paused, ...).
         return _page(verdict=redemption.validate(form.code.data), form=CheckForm(formdata=None)), 409

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 
-from ..roles import MARKETING, requires
+from .. import guessing
+from ..roles import MARKETING, requires, retry_after_seconds
 from ..services import pools, redemption
 from ..services.errors import DomainError
 from ..web import htmx
@@ -37,14 +40,25 @@ def redemption_stage(pool_id: int):
 @bp.post("/<id:pool_id>/redemption/check")
 @requires(*MARKETING)
 def check_code(pool_id: int):
-    """Exactly what a cashier would see for this code (nothing is redeemed)."""
+    """Exactly what a cashier would see for this code (nothing is redeemed); unknown codes
+    count against the checker's allowance, as at the till."""
     form = CheckCodeForm()
-    verdict = redemption.validate(form.code.data or "") if form.validate_on_submit() else None
+    verdict, wait, status, headers = None, None, 200, {}
+    if form.validate_on_submit():
+        try:
+            with guessing.lookup(guessing.user(current_user.id)) as answer:
+                verdict = redemption.validate(form.code.data)
+                answer.reason = verdict.reason
+        except TooManyRequests as exc:
+            wait = retry_after_seconds(exc)
+            status, headers = 429, {"Retry-After": str(wait)}
     if htmx():
-        return render_template("pools/partials/_check.html", verdict=verdict, check=form,
-                               pool=pools.get_pool(pool_id))
-    return stage_page(pool_id, "redemption", "pools/stage_redemption.html", form=WindowForm(
-        obj=pools.get_pool(pool_id)), check=form, verdict=verdict, per_day=redemption.per_day(pool_id))
+        return render_template("pools/partials/_check.html", verdict=verdict, check=form, wait=wait,
+                               pool=pools.get_pool(pool_id)), status, headers
+    page, status = stage_page(pool_id, "redemption", "pools/stage_redemption.html", status,
+                              form=WindowForm(obj=pools.get_pool(pool_id)), check=form,
+                              verdict=verdict, wait=wait, per_day=redemption.per_day(pool_id))
+    return page, status, headers
 
 
 @bp.get("/<id:pool_id>/live-counts")
