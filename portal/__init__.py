@@ -40,6 +40,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's address (for per-address limits) and scheme are those the nearest
+        # proxies forwarded. Without trusted proxies the headers are ignored: a client
+        # could otherwise claim any address it likes.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
 

@@ -42,6 +42,14 @@ def secret_key(instance_path: str) -> str:
     return key
 
 
+def trusted_proxies() -> int:
+    """How many reverse proxies in front of the portal to believe X-Forwarded-* from."""
+    value = os.environ.get("TRUSTED_PROXIES", "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"TRUSTED_PROXIES must be a whole number of proxies (0 for none), not {value!r}")
+    return int(value)
+
+
 def from_environment(instance_path: str) -> dict:
     """All settings the app reads from the environment."""
     return {
@@ -55,6 +63,7 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "API_GENERATE_MAX": int(os.environ.get("API_GENERATE_MAX", "1000000")),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "TRUSTED_PROXIES": trusted_proxies(),
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
