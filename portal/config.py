@@ -42,6 +42,22 @@ def secret_key(instance_path: str) -> str:
     return key
 
 
+def rate_limit_storage() -> str:
+    """Where rate limits are counted: Redis with REDIS_URL, else this process's memory."""
+    return os.environ.get("REDIS_URL", "").strip() or "memory://"
+
+
+def unshared_limits_warning(processes: int) -> str | None:
+    """What to say at start-up when several processes would each count rate limits alone."""
+    if processes < 2 or not _flag(os.environ.get("RATELIMIT_ENABLED", "true")):
+        return None
+    if not rate_limit_storage().startswith("memory://"):
+        return None
+    return (f"RATE LIMITS ARE NOT SHARED: {processes} worker processes each count in their own "
+            f"memory, so every limit (unknown codes, sign-ins, redemptions) lets up to {processes} "
+            "times as many requests through. Set REDIS_URL to share them, or run one worker.")
+
+
 def trusted_proxies() -> int:
     """How many reverse proxies in front of the portal to believe X-Forwarded-* from."""
     value = os.environ.get("TRUSTED_PROXIES", "").strip() or "0"
@@ -65,7 +81,7 @@ def from_environment(instance_path: str) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "TRUSTED_PROXIES": trusted_proxies(),
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED", "true")),
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_STORAGE_URI": rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATE_LIMIT_REDEMPTION": os.environ.get("RATE_LIMIT_REDEMPTION", "600/minute"),
         "RATE_LIMIT_SIGN_IN": os.environ.get("RATE_LIMIT_SIGN_IN", "5/minute;20/hour"),

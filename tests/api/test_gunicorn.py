@@ -1,5 +1,6 @@
 """Several gunicorn workers on PostgreSQL, concurrent redemptions of the same codes over
-HTTP: each code is redeemed exactly once and the counts still match the codes."""
+HTTP: each code is redeemed exactly once and the counts still match the codes. And a loud
+warning when several workers would each keep their own rate limits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextmanager
+def gunicorn(env: dict, workers: int, log: Path) -> Iterator[str]:
+    """gunicorn serving wsgi:app from the project folder, as the README runs it; yields its
+    base URL once /healthz answers, and writes its error log to `log`."""
+    port = free_port()
+    with log.open("wb") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+             "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
+                        break
+                except requests.RequestException:  # not listening yet, or a busy machine
+                    pass
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 @pytest.fixture
 def pg_schema():
     with postgres_schema("g") as found:
@@ -52,28 +84,10 @@ def test_concurrent_redemptions_through_gunicorn_workers(pg_schema, tmp_path):
         key = accounts.create_api_key("tills", "pos").secret
         db.session.remove()
 
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
            "SECRET_KEY": "shared", "RATELIMIT_ENABLED": "false",
            "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "4", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or a busy machine
-                pass
-            assert server.poll() is None, server.stderr.read().decode()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-
+    with gunicorn(env, 4, tmp_path / "gunicorn.log") as base:
         session = requests.Session()
         headers = {"Authorization": f"Bearer {key}"}
 
@@ -84,9 +98,6 @@ def test_concurrent_redemptions_through_gunicorn_workers(pg_schema, tmp_path):
         attempts = [code for code in codes for _ in range(6)]  # six tills per code
         with ThreadPoolExecutor(max_workers=24) as pool:
             statuses = list(pool.map(redeem, attempts))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     assert statuses.count(201) == len(codes)
     assert statuses.count(409) == len(attempts) - len(codes)
@@ -95,3 +106,24 @@ def test_concurrent_redemptions_through_gunicorn_workers(pg_schema, tmp_path):
         assert kept_counts(pool_id) == real_counts(pool_id) == {
             "available": 20, "assigned": 0, "redeemed": 40, "canceled": 0}
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("workers, redis, warned", [
+    (2, False, True), (2, True, False), (1, False, False)])
+def test_workers_that_cannot_share_rate_limits_are_warned_about(tmp_path, workers, redis, warned):
+    """Without Redis, each worker counts guesses on its own: gunicorn says so at start-up."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "RATELIMIT_ENABLED", "QUEUE_STORAGE")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'portal.sqlite3'}", SECRET_KEY="shared",
+               PORTAL_INSTANCE_PATH=str(tmp_path / "instance"))
+    if redis:
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(env, workers, log):
+        pass
+    lines = [line for line in log.read_text().splitlines() if "REDIS_URL" in line]
+    if warned:
+        assert len(lines) == 1 and "[WARNING]" in lines[0], log.read_text()
+        assert f"{workers} worker processes" in lines[0]
+    else:
+        assert lines == [], log.read_text()
