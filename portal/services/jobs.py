@@ -184,7 +184,7 @@ def size_of(stream: BinaryIO) -> int:
     return size - here
 
 
-def _worker_gone(worker: str | None) -> bool:
+def worker_gone(worker: str | None) -> bool:
     """True when the run's worker ran on this machine and its process is no longer there."""
     if not worker or ":" not in worker:
         return False
@@ -205,7 +205,7 @@ def _worker_gone(worker: str | None) -> bool:
 def _lost(session: Session, job: Job, now: datetime, lease: timedelta, messaged: Collection[int]) -> bool:
     if job.state == JobState.RUNNING:
         patience = lease * (FILE_PATIENCE if job.kind != JobKind.SEND else 1)
-        return (job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
+        return (job.heartbeat_at or job.created_at) < now - patience or worker_gone(job.worker)
     # Queued or waiting: lost only when no queue message can still run it, however
     # long it has waited for a free worker.
     handed_over = max(job.created_at, job.heartbeat_at or job.created_at)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ...extensions import db
-from ...models import ImportBatch, Replenishment, ReplenishmentRun, utcnow
+from ...models import BatchState, ImportBatch, Replenishment, ReplenishmentRun, utcnow
 from .. import alerts, imports
 from ..errors import DomainError
 from ..tx import write_transaction
@@ -57,7 +57,8 @@ def _sha256(path: Path) -> str:
 
 def _seen(pool_id: int, sha: str) -> bool:
     return db.session.scalar(select(ImportBatch.id).where(
-        ImportBatch.pool_id == pool_id, ImportBatch.sha256 == sha).limit(1)) is not None
+        ImportBatch.pool_id == pool_id, ImportBatch.sha256 == sha,
+        ImportBatch.state == BatchState.LIVE.value).limit(1)) is not None
 
 
 def import_file(pool_id: int, path: Path, source: str, detail: str) -> ReplenishmentRun:
