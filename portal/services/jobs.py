@@ -157,7 +157,8 @@ def begin_file(job_id: int, worker: str | None = None) -> FileRun | None:
     if held is None:
         return None
     job = db.session.get(Job, job_id, populate_existing=True)
-    return FileRun(job, _uploads() / job.details["path"], Actor(user_id=job.user_id), held)
+    return FileRun(job, _uploads() / job.details["path"],
+                   Actor(user_id=job.user_id, api_key_id=job.details.get("api_key_id")), held)
 
 
 def forget_upload(run: FileRun) -> None:
