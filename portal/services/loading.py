@@ -41,9 +41,11 @@ from .staging import Row, Staging
 from .tx import lock_code_space, write_transaction
 
 # How long one step may hold SQLite's write lock, and the pause after it in which a
-# waiting till gets in (SQLite's busy handler polls every few to 100 ms).
-STEP_SECONDS = 0.08
-PAUSE_SECONDS = 0.04
+# waiting till gets in. SQLite's busy handler polls again after 1, 2, 5, 10, 15 and 20 ms,
+# then every 25 to 100 ms: a short hold is waited out at the first polls, a long one
+# risks the waiter sleeping through the pause.
+STEP_SECONDS = 0.025
+PAUSE_SECONDS = 0.03
 FIRST_STEP, SMALLEST_STEP, LARGEST_STEP = 2_000, 500, 200_000
 # A load shows it is alive at least this often while it stages a file...
 BEAT_SECONDS = 5.0
