@@ -26,6 +26,7 @@ from .extensions import db
 from .vocabulary import (  # noqa: F401 (re-exported: the models' words)
     ApiScope,
     BarcodeFormat,
+    BatchState,
     Channel,
     CodeStatus,
     DeliveryState,
@@ -188,6 +189,13 @@ class ImportBatch(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    # A batch is written in steps while loading (services/loading.py): its codes are
+    # those above code_floor, the highest code id when it began, and count once it is live.
+    state: Mapped[str] = mapped_column(String(16), default=BatchState.LIVE.value,
+                                       server_default=BatchState.LIVE.value, index=True)
+    loader: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_floor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ImportRejection(db.Model):

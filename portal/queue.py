@@ -24,7 +24,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from . import emails
 from .extensions import db
 from .models import Job, JobKind, utcnow
-from .services import alerts, assignment, events, imports, jobs, replenishment, sending
+from .services import alerts, assignment, events, imports, jobs, loading, replenishment, sending
 from .services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _run_file_job(job_id: int) -> None:
         with open(run.path, "rb") as stream:
             if job.kind == JobKind.IMPORT:
                 imports.import_codes(job.pool_id, stream, source=job.details["name"], actor=run.actor,
-                                     job=run.claim)
+                                     job=run.claim, wait=loading.WAIT_IN_BACKGROUND)
             else:
                 assignment.assign_file(job.pool_id, stream, actor=run.actor,
                                        now=bool(job.details.get("now", True)), job=run.claim)
@@ -135,8 +135,9 @@ def recover_jobs() -> list[int]:
 @huey.periodic_task(crontab(minute="*"), name="maintenance")
 @in_app
 def maintenance() -> None:
-    """Every minute: restart stalled jobs, catch missed low-stock crossings, warn about
-    pools ending soon, and send their alerts."""
+    """Every minute: remove the codes of loads that died, restart stalled jobs, catch
+    missed low-stock crossings, warn about pools ending soon, and send their alerts."""
+    loading.recover()
     recover_jobs()
     alerts.check_all_low_stock()
     alerts.check_expiry()

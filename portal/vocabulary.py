@@ -74,6 +74,14 @@ class DeliveryState(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class BatchState(enum.StrEnum):
+    """Where a batch of new codes is: its codes count only once it is live."""
+
+    LOADING = "loading"  # codes being written in steps, invisible
+    LIVE = "live"
+    DISCARDING = "discarding"  # a load that failed or died, its codes being removed
+
+
 class JobKind(enum.StrEnum):
     SEND = "send"  # a campaign send on one transport
     IMPORT = "import"  # a large code file

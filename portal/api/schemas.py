@@ -171,9 +171,24 @@ class ImportResult(BaseModel):
     imported: int
     rejected: int
     rejected_by_reason: dict[str, int]
-    rejections: list[Rejection] = Field(description="The first 1,000 rejected lines.")
+    rejections: list[Rejection] = Field(description=(
+        "The first 1,000 rejected lines. Every rejected line is counted in `rejected_by_reason`; "
+        "the report keeps the first 10,000 lines of each reason."))
     notes: list[str]
     counts: Counts
+
+
+class ImportJob(BaseModel):
+    """A large file imported by a worker: poll its URL until `state` is `done` or `failed`."""
+
+    id: int
+    pool_id: int
+    state: JobState
+    created_at: AwareDatetime
+    finished_at: AwareDatetime | None
+    error: str | None = Field(description="Why the file was refused, when `state` is `failed`; "
+                                          "nothing was imported then.")
+    result: ImportResult | None = Field(description="What the import did, once `state` is `done`.")
 
 
 class Generate(Strict):

@@ -61,7 +61,8 @@ def operation(
     decorators: tuple[Callable, ...] = (),
 ) -> Callable:
     """Register a view as an API operation. The view gets `body` (the validated model)
-    and returns (model, status); the status must be one of `responses`."""
+    and returns (model, status) or (model, status, headers); the status must be one of
+    `responses`."""
 
     def register(view: Callable) -> Callable:
         op = Operation(method, rule, view.__name__, summary, scope, body, responses,
@@ -74,9 +75,9 @@ def operation(
                 authenticate(scope)
             if body is not None:
                 kwargs["body"] = parse(body)
-            result, status = view(**kwargs)
+            result, status, *headers = view(**kwargs)
             assert status in responses, (op.name, status)
-            return result.model_dump(mode="json"), status
+            return result.model_dump(mode="json"), status, *headers
 
         wrapped = endpoint
         for decorator in decorators:

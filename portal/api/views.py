@@ -6,13 +6,14 @@ from flask import current_app, g, jsonify, request
 
 from .. import guessing, queue
 from ..extensions import limiter
-from ..models import Code, Customer, Pool, Replenishment, ReplenishmentRun
+from ..models import Code, Customer, JobKind, Pool, Replenishment, ReplenishmentRun
 from ..services import (
     accounts,
     assignment,
     customers,
     generation,
     imports,
+    jobs,
     pools,
     redemption,
     replenishment,
@@ -167,12 +168,14 @@ def replenish(pool_id: int):
 
 
 @operation("POST", "/pools/<id:pool_id>/codes", summary="Import a file of codes", upload=True,
-           responses={200: schemas.ImportResult},
-           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`).",
+           responses={200: schemas.ImportResult, 202: schemas.ImportJob},
+           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`), or another import kept "
+                                     "the code space busy for 30 s (`codes_being_loaded`).",
                    415: "Send text/csv, text/plain or multipart field `file`.",
                    422: "The file cannot be read (`malformed_file`)."})
 def import_codes(pool_id: int):
     pools.get_pool(pool_id)  # 404 before reading a large body
+    upload = None
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -183,18 +186,46 @@ def import_codes(pool_id: int):
     else:
         raise ApiError(415, "unsupported_media_type",
                        "Send the file as text/csv, text/plain or multipart field `file`.")
-    result = imports.import_codes(pool_id, stream, source=source, actor=g.actor)
+    size = jobs.size_of(stream) if upload is not None else request.content_length
+    if size is None or size > current_app.config["BACKGROUND_FILE_BYTES"]:
+        # A large file (or one of unknown length) is imported by a worker, off the request.
+        job = queue.queue_file("import", pool_id, stream, source, api_key_id=g.actor.api_key_id)
+        return _import_job(job), 202, {"Location": f"{request.root_path}/api/v1/pools/{pool_id}"
+                                                   f"/imports/{job.id}"}
+    return _import_result(imports.import_codes(pool_id, stream, source=source, actor=g.actor)), 200
+
+
+def _import_result(result: imports.ImportResult) -> schemas.ImportResult:
     return schemas.ImportResult(
         imported=result.imported, rejected=result.rejected, rejected_by_reason=result.by_reason,
         rejections=[schemas.Rejection(line=r.line, value=r.value, reason=r.reason)
                     for r in result.rejections],
         notes=result.notes, counts=schemas.Counts(**result.counts.as_dict()),
-    ), 200
+    )
+
+
+def _import_job(job) -> schemas.ImportJob:  # noqa: ANN001
+    done = (job.details or {}).get("result")
+    return schemas.ImportJob(
+        id=job.id, pool_id=job.pool_id, state=job.state, created_at=job.created_at,
+        finished_at=job.finished_at, error=job.error,
+        result=_import_result(imports.result_of(done["batch_id"], done.get("notes"))) if done else None)
+
+
+@operation("GET", "/pools/<id:pool_id>/imports/<id:job_id>", summary="A background import's progress",
+           responses={200: schemas.ImportJob},
+           errors={404: "No such import job for this pool (`unknown_job`)."})
+def get_import(pool_id: int, job_id: int):
+    job = jobs.get(pool_id, job_id)
+    if job.kind != JobKind.IMPORT:
+        raise ApiError(404, "unknown_job", f"There is no import job {job_id} for this pool.")
+    return _import_job(job), 200
 
 
 @operation("POST", "/pools/<id:pool_id>/codes/generate", summary="Generate codes",
            body=schemas.Generate, responses={201: schemas.Generated},
-           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`).",
+           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`), or another import kept "
+                                     "the code space busy for 30 s (`codes_being_loaded`).",
                    422: "Not enough code space left (`code_space_too_small`), or more codes "
                         "than this server generates per request (`too_many_codes`)."})
 def generate_codes(pool_id: int, body: schemas.Generate):

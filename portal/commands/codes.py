@@ -55,9 +55,10 @@ def create_pool(name: str, **options: Any) -> None:
 @domain_errors
 def import_codes(pool_id: int, file: Any) -> None:
     """Import a CSV or text file of codes into a pool (all of it or none)."""
-    from ..services import imports
+    from ..services import imports, loading
 
-    result = imports.import_codes(pool_id, file, source=getattr(file, "name", ""))
+    result = imports.import_codes(pool_id, file, source=getattr(file, "name", ""),
+                                  wait=loading.WAIT_IN_BACKGROUND)
     click.echo(f"lines: {result.lines:,}")
     click.echo(f"imported: {result.imported:,}")
     click.echo(f"rejected: {result.rejected:,}")
@@ -85,11 +86,12 @@ def import_codes(pool_id: int, file: Any) -> None:
 @domain_errors
 def generate_codes(pool_id: int, count: int, **spec: Any) -> None:
     """Generate unique random codes into a pool."""
-    from ..services import generation
+    from ..services import generation, loading
 
     if spec["length"] is None:
         spec["length"] = generation.DEFAULT_LENGTH
-    result = generation.generate_codes(pool_id, count, generation.Spec(**spec))
+    result = generation.generate_codes(pool_id, count, generation.Spec(**spec),
+                                       wait=loading.WAIT_IN_BACKGROUND)
     click.echo(f"generated: {result.generated:,}")
     click.echo("sample: " + ", ".join(result.sample))
     click.echo(f"pool now has {result.counts.available:,} available codes")

@@ -13,6 +13,7 @@ from ..roles import MARKETING, current_actor, requires
 from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
+from ..services.loading import is_live
 from ..services.spreadsheet import csv_lines
 from ..web import htmx
 from .blueprint import bp
@@ -29,7 +30,8 @@ def browse_codes(pool_id: int, query: str, status: str, after: int) -> tuple[lis
     A search finds the exact code (typed loosely) or a customer by their id or email.
     """
     stmt = (select(Code).options(joinedload(Code.customer))
-            .where(Code.pool_id == pool_id, Code.id > after).order_by(Code.id).limit(PAGE + 1))
+            .where(Code.pool_id == pool_id, Code.id > after, is_live(Code.batch_id))
+            .order_by(Code.id).limit(PAGE + 1))
     if status in STATUSES:
         stmt = stmt.where(Code.status == status)
     if query:
@@ -76,7 +78,8 @@ def set_status(pool_id: int):
 def code_detail(pool_id: int, code_id: int):
     """One code: its history, and a form to cancel it with a reason."""
     code = db.session.scalar(select(Code).options(joinedload(Code.customer))
-                             .where(Code.id == code_id, Code.pool_id == pool_id))
+                             .where(Code.id == code_id, Code.pool_id == pool_id,
+                                    is_live(Code.batch_id)))
     if code is None:
         return render_template("error.html", error=None, message="There is no such code."), 404
     form = CancelForm()
@@ -125,7 +128,8 @@ def export_codes(pool_id: int):
         while True:
             batch = db.session.scalars(
                 select(Code).options(joinedload(Code.customer))
-                .where(Code.pool_id == pool_id, Code.id > last).order_by(Code.id).limit(5000)).all()
+                .where(Code.pool_id == pool_id, Code.id > last, is_live(Code.batch_id))
+                .order_by(Code.id).limit(5000)).all()
             if not batch:
                 return
             for code in batch:

@@ -18,6 +18,7 @@ from .codes import effective_expiry
 from .customers import CustomerData, add_to_audience, parse_consent, upsert
 from .errors import DomainError, InvalidInput, PoolUnavailable
 from .filereader import header_key, open_table
+from .loading import is_live
 from .tx import is_postgresql, write_transaction
 
 CUSTOMER_COLUMNS = {
@@ -99,9 +100,11 @@ _RETURNED = (_codes.c.id, _codes.c.code, _codes.c.status, _codes.c.assigned_at,
 
 
 def givable(now: datetime) -> ColumnElement[bool]:
-    """Which codes may be given to a customer now: available, and not past their own expiry."""
+    """Which codes may be given to a customer now: available, not past their own expiry,
+    and in a batch that has finished loading."""
     return and_(_codes.c.status == CodeStatus.AVAILABLE.value,
-                or_(_codes.c.expires_at.is_(None), _codes.c.expires_at > now))
+                or_(_codes.c.expires_at.is_(None), _codes.c.expires_at > now),
+                is_live(_codes.c.batch_id))
 
 
 def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor, *,

@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Code, ImportBatch
-from . import pools
+from . import loading, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, MIN_LENGTH, normalize
 from .errors import CodeSpaceTooSmall, InvalidInput
-from .staging import Staging
-from .tx import write_transaction
 
 CHARSETS = {
     # Without the look-alikes 0 O 1 I L, so codes read aloud or typed are not misread.
@@ -177,7 +176,8 @@ def preview(spec: Spec, count: int = 10) -> list[str]:
 
 
 def generate_codes(
-    pool_id: int, count: int, spec: Spec = Spec(), *, actor: Actor = SYSTEM
+    pool_id: int, count: int, spec: Spec = Spec(), *, actor: Actor = SYSTEM,
+    wait: float = loading.WAIT_IN_REQUEST,
 ) -> GenerationResult:
     """Generate `count` new codes into the pool, all of them or none.
 
@@ -188,40 +188,38 @@ def generate_codes(
         raise InvalidInput("Count must be a positive whole number.", field="count")
     if count > MAX_COUNT:
         raise InvalidInput(f"At most {MAX_COUNT:,} codes at a time.", field="count")
-    template = spec.template  # validates the spec before any lock is taken
-    with write_transaction() as session:
-        pool = pools.load_pool_for_codes(session, pool_id)
-        pool.generation_spec = asdict(spec)  # what a top-up will reuse
-        batch = ImportBatch(pool_id=pool_id, kind="generate", source=spec.describe()[:500],
-                            user_id=actor.user_id, api_key_id=actor.api_key_id)
-        session.add(batch)
-        session.flush()
-        with Staging(session) as staging:
-            space = room(spec)
-            if count > space.allowed:
-                raise CodeSpaceTooSmall(
-                    f"{count:,} codes would use more than half of the room left for "
-                    f"“{template}”: {space.remaining:,} codes are left, so at most "
-                    f"{space.allowed:,} can be generated. Use a longer pattern or a larger "
-                    "character set.",
-                    requested=count, remaining=space.remaining, allowed=space.allowed,
-                )
-            generated = 0
-            rounds = 0
-            while generated < count:
-                rounds += 1
-                if rounds > 50:
-                    raise CodeSpaceTooSmall("Could not find enough unused codes; "
-                                            "use a longer pattern.", requested=count)
-                want = min(count - generated, CHUNK)
-                # A little extra, so the few that collide rarely need another round.
-                staging.add(_rows(candidates(spec, want + want // 100 + 8)))
-                staging.classify(pool_id)
-                generated += staging.insert_codes(pool_id, batch.id, limit=want)
-                staging.reset()
-        batch.imported = generated
-        pools.adjust_counts(session, pool_id, available=generated)
-        batch_id = batch.id
+    template = spec.template  # validates the spec before anything is written
+    with loading.Load(pool_id, "generate", spec.describe(), actor, wait=wait) as load:
+        space = room(spec)
+        if count > space.allowed:
+            raise CodeSpaceTooSmall(
+                f"{count:,} codes would use more than half of the room left for "
+                f"“{template}”: {space.remaining:,} codes are left, so at most "
+                f"{space.allowed:,} can be generated. Use a longer pattern or a larger "
+                "character set.",
+                requested=count, remaining=space.remaining, allowed=space.allowed,
+            )
+        generated = 0
+        rounds = 0
+        while generated < count:
+            rounds += 1
+            if rounds > 50:
+                raise CodeSpaceTooSmall("Could not find enough unused codes; "
+                                        "use a longer pattern.", requested=count)
+            want = min(count - generated, CHUNK)
+            # A little extra, so the few that collide rarely need another round.
+            load.stage(_rows(candidates(spec, want + want // 100 + 8)))
+            load.classify()
+            generated += load.write_accepted(limit=want)
+            load.reset()
+
+        def finish(session: Session, batch: ImportBatch) -> None:
+            batch.imported = generated
+            pools.load_pool(session, pool_id).generation_spec = asdict(spec)  # what a top-up reuses
+            pools.adjust_counts(session, pool_id, available=generated)
+
+        load.go_live(finish)
+    batch_id = load.batch_id
     sample = list(
         db.session.scalars(
             select(Code.code).where(Code.batch_id == batch_id).order_by(Code.id).limit(10)

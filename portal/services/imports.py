@@ -8,17 +8,17 @@ from datetime import datetime
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import ImportBatch, ImportRejection
-from . import jobs, pools
+from ..models import BatchState, ImportBatch, ImportRejection
+from . import jobs, loading, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, check
 from .errors import NotFound
 from .filereader import TableFile, header_key, open_table
-from .staging import Row, Staging
+from .staging import Row
 from .times import parse_moment
-from .tx import write_transaction
 
 LISTED_REJECTIONS = 1000
 
@@ -92,56 +92,55 @@ def _candidates(table: TableFile) -> Iterator[Row]:
 
 def import_codes(
     pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM,
-    job: jobs.Claim | None = None,
+    job: jobs.Claim | None = None, wait: float = loading.WAIT_IN_REQUEST,
 ) -> ImportResult:
     """Import a CSV or text file of codes into the pool, all of it or none of it.
 
-    Valid new codes go in as available; every other line is reported with its line
-    number, value and reason. A malformed file raises MalformedFile and changes nothing.
-    A background job's claim marks that job done in the same transaction.
+    Valid new codes go in as available; every other line is counted by reason, and
+    the first lines of each reason are kept with their number and value. A malformed
+    file raises MalformedFile and changes nothing. The codes are written in short steps
+    and count only once the whole file is in (services/loading.py). A background job's
+    claim marks that job done in the same final transaction.
     """
-    with write_transaction() as session:
-        pools.load_pool_for_codes(session, pool_id)
-        table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
-        batch = ImportBatch(
-            pool_id=pool_id, kind="import", source=source[:500],
-            user_id=actor.user_id, api_key_id=actor.api_key_id,
-        )
-        session.add(batch)
-        session.flush()
-        with Staging(session) as staging:
-            lines = staging.add(_candidates(table))
-            staging.classify(pool_id)
-            imported = staging.insert_codes(pool_id, batch.id)
-            by_reason = staging.rejection_counts()
-            staging.save_rejections(batch.id)
-        previous = session.scalar(
-            select(ImportBatch.created_at)
-            .where(ImportBatch.pool_id == pool_id, ImportBatch.sha256 == table.sha256,
-                   ImportBatch.id != batch.id)
-            .order_by(ImportBatch.id)
-            .limit(1)
-        )
-        batch.sha256 = table.sha256
-        batch.lines = lines
-        batch.imported = imported
-        batch.rejected = sum(by_reason.values())
-        batch.rejected_by_reason = by_reason
-        notes = _notes(table, previous, imported, lines, by_reason)
-        jobs.finish_in(session, job, {"batch_id": batch.id, "notes": notes})
-        # Counters last: on PostgreSQL their row locks are held only until commit.
-        pools.adjust_counts(session, pool_id, available=imported)
-        listed = rejections(batch.id, limit=LISTED_REJECTIONS)
-        batch_id = batch.id
+    pools.load_pool_for_codes(db.session, pool_id)
+    table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
+    with loading.Load(pool_id, "import", source, actor, job=job, wait=wait) as load:
+        lines = load.stage(_candidates(table))
+        load.classify()
+        imported = load.write_accepted()
+        by_reason = load.rejection_counts()
+        load.save_rejections()
+        notes: list[str] = []
+        found: dict = {}
+
+        def finish(session: Session, batch: ImportBatch) -> None:
+            found["previous"] = session.scalar(
+                select(ImportBatch.created_at)
+                .where(ImportBatch.pool_id == pool_id, ImportBatch.sha256 == table.sha256,
+                       ImportBatch.id != batch.id, ImportBatch.state == BatchState.LIVE.value)
+                .order_by(ImportBatch.id)
+                .limit(1)
+            )
+            batch.sha256 = table.sha256
+            batch.lines = lines
+            batch.imported = imported
+            batch.rejected = sum(by_reason.values())
+            batch.rejected_by_reason = by_reason
+            notes.extend(_notes(table, found["previous"], imported, lines, by_reason))
+            jobs.finish_in(session, job, {"batch_id": batch.id, "notes": notes})
+            # Counters last: on PostgreSQL their row locks are held only until commit.
+            pools.adjust_counts(session, pool_id, available=imported)
+
+        load.go_live(finish)
     return ImportResult(
-        batch_id=batch_id,
+        batch_id=load.batch_id,
         lines=lines,
         imported=imported,
         rejected=sum(by_reason.values()),
         by_reason=by_reason,
-        rejections=listed,
+        rejections=rejections(load.batch_id, limit=LISTED_REJECTIONS),
         counts=pools.counts(pool_id),
-        previously_imported_at=previous,
+        previously_imported_at=found["previous"],
         notes=notes,
     )
 
@@ -160,6 +159,9 @@ def _notes(table: TableFile, previous: datetime | None, imported: int, lines: in
         )
     elif imported == 0 and lines and set(by_reason) == {"already_in_pool"}:
         notes.append("Every code in this file is already in this pool.")
+    if any(count > loading.KEPT_REJECTIONS for count in by_reason.values()):
+        notes.append(f"Every rejected line is counted, but only the first "
+                     f"{loading.KEPT_REJECTIONS:,} lines of each reason are kept for the report.")
     return notes
 
 

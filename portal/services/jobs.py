@@ -157,7 +157,8 @@ def begin_file(job_id: int, worker: str | None = None) -> FileRun | None:
     if held is None:
         return None
     job = db.session.get(Job, job_id, populate_existing=True)
-    return FileRun(job, _uploads() / job.details["path"], Actor(user_id=job.user_id), held)
+    return FileRun(job, _uploads() / job.details["path"],
+                   Actor(user_id=job.user_id, api_key_id=job.details.get("api_key_id")), held)
 
 
 def forget_upload(run: FileRun) -> None:
@@ -184,7 +185,7 @@ def size_of(stream: BinaryIO) -> int:
     return size - here
 
 
-def _worker_gone(worker: str | None) -> bool:
+def worker_gone(worker: str | None) -> bool:
     """True when the run's worker ran on this machine and its process is no longer there."""
     if not worker or ":" not in worker:
         return False
@@ -205,7 +206,7 @@ def _worker_gone(worker: str | None) -> bool:
 def _lost(session: Session, job: Job, now: datetime, lease: timedelta, messaged: Collection[int]) -> bool:
     if job.state == JobState.RUNNING:
         patience = lease * (FILE_PATIENCE if job.kind != JobKind.SEND else 1)
-        return (job.heartbeat_at or job.created_at) < now - patience or _worker_gone(job.worker)
+        return (job.heartbeat_at or job.created_at) < now - patience or worker_gone(job.worker)
     # Queued or waiting: lost only when no queue message can still run it, however
     # long it has waited for a free worker.
     handed_over = max(job.created_at, job.heartbeat_at or job.created_at)

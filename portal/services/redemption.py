@@ -25,6 +25,7 @@ from . import alerts, history, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
+from .loading import is_live
 from .tx import is_postgresql, write_transaction
 
 
@@ -88,7 +89,7 @@ def find_code(raw: str, session: Session | None = None) -> Code | None:
     return session.scalar(
         select(Code)
         .options(joinedload(Code.pool), joinedload(Code.customer), joinedload(Code.redeemed_store))
-        .where(Code.normalized == key)
+        .where(Code.normalized == key, is_live(Code.batch_id))
         .execution_options(populate_existing=True)
     )
 

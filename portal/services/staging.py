@@ -1,9 +1,13 @@
-"""A per-transaction staging table through which new codes enter the `code` table.
+"""Temporary tables through which new codes enter the `code` table.
 
-Imports and generation stream candidate codes into it, then one SQL statement sorts
-out duplicates within the batch and codes that exist already (in this pool or
-another), and one more moves the good ones into `code`. Set operations in the
+Imports and generation stream candidate codes into `import_staging`, then one SQL
+statement sorts out duplicates within the batch and codes that exist already (in this
+pool or another), and the accepted ones are numbered in `import_accepted`, from where
+a load (services/loading.py) writes them into `code` in steps. Set operations in the
 database keep memory bounded and run at close to the database's own loading speed.
+
+The tables belong to one connection and outlive its transactions, so the steps can
+commit one by one; the caller begins and commits.
 """
 
 from __future__ import annotations
@@ -11,10 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
-from .tx import lock_code_space
+from sqlalchemy import Connection, text
 
 BATCH = 10_000
 
@@ -29,50 +30,41 @@ SELECT s.line, s.code, s.normalized, s.expires_at,
   END AS reason
 FROM import_staging s LEFT JOIN code c ON c.normalized = s.normalized
 """
+_TABLES = ("import_kept", "import_accepted", "import_classified", "import_staging")
 
 Row = tuple[int, str, str | None, datetime | None, str | None]
 """(line, code as given, normalized or None, expires_at or None, rejection reason or None)"""
 
 
 class Staging:
-    """The staging table of one transaction; use `with Staging(session) as staging:`."""
+    """The staging tables of one connection."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.postgresql = session.get_bind().dialect.name == "postgresql"
-        self._raw = session.connection().connection.driver_connection
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.postgresql = connection.dialect.name == "postgresql"
 
-    def __enter__(self) -> Staging:
-        lock_code_space(self.session)
-        self._drop()
+    def create(self) -> None:
+        self.drop()
         if self.postgresql:
-            self._execute(
-                "CREATE TEMP TABLE import_staging (line bigint, code text, normalized text, "
-                "expires_at timestamptz, reason text) ON COMMIT DROP"
-            )
+            self._execute("CREATE TEMP TABLE import_staging (line bigint, code text, normalized text, "
+                          "expires_at timestamptz, reason text)")
         else:
-            self._execute(
-                "CREATE TEMP TABLE import_staging (line INTEGER, code TEXT, normalized TEXT, "
-                "expires_at TEXT, reason TEXT)"
-            )
-        return self
+            self._execute("CREATE TEMP TABLE import_staging (line INTEGER, code TEXT, normalized TEXT, "
+                          "expires_at TEXT, reason TEXT)")
 
-    def __exit__(self, *exc_info: object) -> None:
-        if exc_info[0] is None:
-            self._drop()
-
-    def _drop(self) -> None:
-        self._execute("DROP TABLE IF EXISTS import_classified")
-        self._execute("DROP TABLE IF EXISTS import_staging")
+    def drop(self) -> None:
+        for table in _TABLES:
+            self._execute(f"DROP TABLE IF EXISTS {table}")
 
     def _execute(self, sql: str, params: dict | None = None):  # noqa: ANN202
-        return self.session.execute(text(sql), params or {})
+        return self.connection.execute(text(sql), params or {})
 
     def add(self, rows: Iterable[Row]) -> int:
         """Append candidate rows through the driver's fastest path; returns how many."""
         counter = _Counter(rows)
+        raw = self.connection.connection.driver_connection
         if self.postgresql:
-            with self._raw.cursor() as cursor, cursor.copy(
+            with raw.cursor() as cursor, cursor.copy(
                 "COPY import_staging (line, code, normalized, expires_at, reason) FROM STDIN"
             ) as copy:
                 chunk: list[str] = []
@@ -84,7 +76,7 @@ class Staging:
                 if chunk:
                     copy.write("".join(chunk))
         else:
-            cursor = self._raw.cursor()
+            cursor = raw.cursor()
             cursor.executemany("INSERT INTO import_staging VALUES (?, ?, ?, ?, ?)",
                                _sqlite_rows(counter))
             cursor.close()
@@ -92,21 +84,28 @@ class Staging:
 
     def classify(self, pool_id: int) -> None:
         """Give every staged row its final reason: NULL for a code that can go in."""
-        suffix = " ON COMMIT DROP" if self.postgresql else ""
-        self._execute(f"CREATE TEMP TABLE import_classified{suffix} AS {_CLASSIFY}", {"pool_id": pool_id})
+        self._execute(f"CREATE TEMP TABLE import_classified AS {_CLASSIFY}", {"pool_id": pool_id})
 
-    def insert_codes(self, pool_id: int, batch_id: int, limit: int | None = None) -> int:
-        """Move accepted rows into `code` as available codes, in file order."""
-        sql = (
-            "INSERT INTO code (pool_id, batch_id, code, normalized, status, expires_at) "
-            "SELECT :pool_id, :batch_id, code, normalized, 'available', expires_at "
-            "FROM import_classified WHERE reason IS NULL ORDER BY normalized"
-        )
-        params = {"pool_id": pool_id, "batch_id": batch_id}
+    def accept(self, limit: int | None = None) -> int:
+        """Number the accepted rows (at most `limit`) in code order; returns how many."""
+        self._execute("CREATE TEMP TABLE import_accepted (n bigint PRIMARY KEY, code text, "
+                      "normalized text, expires_at " + ("timestamptz)" if self.postgresql else "TEXT)"))
+        sql = ("INSERT INTO import_accepted SELECT row_number() OVER (ORDER BY normalized), code, "
+               "normalized, expires_at FROM import_classified WHERE reason IS NULL")
+        params = {}
         if limit is not None:
-            sql += " LIMIT :limit"
+            sql += " ORDER BY normalized LIMIT :limit"
             params["limit"] = limit
         return self._execute(sql, params).rowcount
+
+    def insert_codes(self, pool_id: int, batch_id: int, first: int, last: int) -> int:
+        """Move accepted rows first..last into `code` as available codes."""
+        return self._execute(
+            "INSERT INTO code (pool_id, batch_id, code, normalized, status, expires_at) "
+            "SELECT :pool_id, :batch_id, code, normalized, 'available', expires_at "
+            "FROM import_accepted WHERE n BETWEEN :first AND :last ORDER BY n",
+            {"pool_id": pool_id, "batch_id": batch_id, "first": first, "last": last},
+        ).rowcount
 
     def rejection_counts(self) -> dict[str, int]:
         rows = self._execute(
@@ -115,17 +114,30 @@ class Staging:
         )
         return {reason: int(n) for reason, n in rows}
 
-    def save_rejections(self, batch_id: int) -> None:
-        self._execute(
+    def keep_rejections(self, per_reason: int) -> int:
+        """Number the first `per_reason` rejected lines of each reason, in file order."""
+        self._execute("CREATE TEMP TABLE import_kept (n bigint PRIMARY KEY, line bigint, "
+                      "value text, reason text)")
+        return self._execute(
+            "INSERT INTO import_kept SELECT row_number() OVER (ORDER BY line), line, value, reason "
+            "FROM (SELECT line, substr(code, 1, 200) AS value, reason, "
+            "row_number() OVER (PARTITION BY reason ORDER BY line) AS k "
+            "FROM import_classified WHERE reason IS NOT NULL) ranked WHERE k <= :most",
+            {"most": per_reason},
+        ).rowcount
+
+    def insert_rejections(self, batch_id: int, first: int, last: int) -> int:
+        return self._execute(
             "INSERT INTO import_rejection (batch_id, line, value, reason) "
-            "SELECT :batch_id, line, substr(code, 1, 200), reason "
-            "FROM import_classified WHERE reason IS NOT NULL",
-            {"batch_id": batch_id},
-        )
+            "SELECT :batch_id, line, value, reason FROM import_kept "
+            "WHERE n BETWEEN :first AND :last ORDER BY n",
+            {"batch_id": batch_id, "first": first, "last": last},
+        ).rowcount
 
     def reset(self) -> None:
-        """Empty the table for another round (generation tops up what collided)."""
-        self._execute("DROP TABLE IF EXISTS import_classified")
+        """Empty the tables for another round (generation tops up what collided)."""
+        for table in ("import_accepted", "import_classified"):
+            self._execute(f"DROP TABLE IF EXISTS {table}")
         self._execute("DELETE FROM import_staging")
 
 

@@ -12,6 +12,7 @@ from flask import current_app
 
 from ...models import ReplenishmentRun
 from .. import imports
+from ..loading import WAIT_IN_BACKGROUND
 from .record import import_file
 
 LISTED_REJECTIONS = 1000
@@ -71,7 +72,8 @@ def from_drop_folder(pool_id: int) -> list[ReplenishmentRun]:
             (folder / "failed").mkdir(exist_ok=True)
             os.replace(taken, folder / "failed" / path.name)
             continue
-        run = import_file(pool_id, taken, "drop_folder", path.name)
+        # A partner's file waits for another import rather than being filed as failed.
+        run = import_file(pool_id, taken, "drop_folder", path.name, wait=WAIT_IN_BACKGROUND)
         target = folder / ("failed" if run.outcome == "failed" else "processed")
         target.mkdir(exist_ok=True)
         final = target / path.name

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ...extensions import db
-from ...models import ImportBatch, Replenishment, ReplenishmentRun, utcnow
-from .. import alerts, imports
+from ...models import BatchState, ImportBatch, Replenishment, ReplenishmentRun, utcnow
+from .. import alerts, imports, loading
 from ..errors import DomainError
 from ..tx import write_transaction
 
@@ -57,16 +57,18 @@ def _sha256(path: Path) -> str:
 
 def _seen(pool_id: int, sha: str) -> bool:
     return db.session.scalar(select(ImportBatch.id).where(
-        ImportBatch.pool_id == pool_id, ImportBatch.sha256 == sha).limit(1)) is not None
+        ImportBatch.pool_id == pool_id, ImportBatch.sha256 == sha,
+        ImportBatch.state == BatchState.LIVE.value).limit(1)) is not None
 
 
-def import_file(pool_id: int, path: Path, source: str, detail: str) -> ReplenishmentRun:
+def import_file(pool_id: int, path: Path, source: str, detail: str,
+                wait: float = loading.WAIT_IN_REQUEST) -> ReplenishmentRun:
     """Import one file with the core's rules, unless the pool has had this content."""
     if _seen(pool_id, _sha256(path)):
         return record(pool_id, source, "unchanged", detail)
     try:
         with open(path, "rb") as stream:
-            result = imports.import_codes(pool_id, stream, source=f"{source}: {detail}")
+            result = imports.import_codes(pool_id, stream, source=f"{source}: {detail}", wait=wait)
     except DomainError as exc:
         return record(pool_id, source, "failed", detail, error=exc.message)
     return record(pool_id, source, "imported", detail, batch_id=result.batch_id)

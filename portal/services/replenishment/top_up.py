@@ -7,7 +7,7 @@ from sqlalchemy import or_, update
 
 from ...extensions import db
 from ...models import Pool, PoolStatus, Replenishment, ReplenishmentRun
-from .. import generation, pools
+from .. import generation, loading, pools
 from ..errors import DomainError
 from ..tx import write_transaction
 from .record import record
@@ -38,7 +38,7 @@ def top_up(pool_id: int) -> ReplenishmentRun | None:
         return record(pool_id, "top_up", "skipped", f"cap of {rep.top_up_cap:,} codes reached")
     spec = generation.Spec(**(pool.generation_spec or {}))
     try:
-        result = generation.generate_codes(pool_id, count, spec)
+        result = generation.generate_codes(pool_id, count, spec, wait=loading.WAIT_IN_BACKGROUND)
     except DomainError as exc:
         return record(pool_id, "top_up", "failed", spec.describe(), error=exc.message)
     return record(pool_id, "top_up", "generated", spec.describe(), generated=result.generated)
