@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .services.addresses import parse_networks
+
 
 def database_url(instance_path: str) -> str:
     """The DATABASE_URL, defaulting to an SQLite file in the instance folder."""
@@ -78,6 +80,9 @@ def from_environment(instance_path: str) -> dict:
         "DROP_FOLDER": os.environ.get("DROP_FOLDER", ""),
         "DROP_SETTLE_SECONDS": float(os.environ.get("DROP_SETTLE_SECONDS", "30")),
         "REPLENISH_TIMEOUT": float(os.environ.get("REPLENISH_TIMEOUT", "30")),
+        # Inside networks (loopback, private, …) partners' servers may be in; none by
+        # default. Checked here so that a typo stops the start, not the first fetch.
+        "REPLENISH_ALLOWED_NETWORKS": _networks(os.environ.get("REPLENISH_ALLOWED_NETWORKS", "")),
         # Channels.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT") or "25"),
@@ -95,3 +100,8 @@ def from_environment(instance_path: str) -> dict:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _networks(value: str) -> str:
+    parse_networks(value)  # raises ValueError naming the entry that is not a network
+    return value
