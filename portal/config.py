@@ -89,6 +89,8 @@ def from_environment(instance_path: str) -> dict:
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").strip().lower(),
+        # Sign in over an unencrypted connection to a server that is not this machine.
+        "SMTP_ALLOW_PLAIN_AUTH": _opt_in(os.environ.get("SMTP_ALLOW_PLAIN_AUTH", "")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
         "SMS_URL": os.environ.get("SMS_URL", ""),
         "SMS_TOKEN": os.environ.get("SMS_TOKEN", ""),
@@ -100,6 +102,12 @@ def from_environment(instance_path: str) -> dict:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _opt_in(value: str) -> bool:
+    """A setting that weakens a protection is on only when it says so: an empty or
+    misspelt value leaves the protection in place."""
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _networks(value: str) -> str:
