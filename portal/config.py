@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .services.addresses import parse_networks
+
 
 def database_url(instance_path: str) -> str:
     """The DATABASE_URL, defaulting to an SQLite file in the instance folder."""
@@ -103,12 +105,17 @@ def from_environment(instance_path: str) -> dict:
         "DROP_FOLDER": os.environ.get("DROP_FOLDER", ""),
         "DROP_SETTLE_SECONDS": float(os.environ.get("DROP_SETTLE_SECONDS", "30")),
         "REPLENISH_TIMEOUT": float(os.environ.get("REPLENISH_TIMEOUT", "30")),
+        # Inside networks (loopback, private, …) partners' servers may be in; none by
+        # default. Checked here so that a typo stops the start, not the first fetch.
+        "REPLENISH_ALLOWED_NETWORKS": _networks(os.environ.get("REPLENISH_ALLOWED_NETWORKS", "")),
         # Channels.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT") or "25"),
         "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
         "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none").strip().lower(),
+        # Sign in over an unencrypted connection to a server that is not this machine.
+        "SMTP_ALLOW_PLAIN_AUTH": _opt_in(os.environ.get("SMTP_ALLOW_PLAIN_AUTH", "")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
         "SMS_URL": os.environ.get("SMS_URL", ""),
         "SMS_TOKEN": os.environ.get("SMS_TOKEN", ""),
@@ -120,3 +127,14 @@ def from_environment(instance_path: str) -> dict:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _opt_in(value: str) -> bool:
+    """A setting that weakens a protection is on only when it says so: an empty or
+    misspelt value leaves the protection in place."""
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _networks(value: str) -> str:
+    parse_networks(value)  # raises ValueError naming the entry that is not a network
+    return value

@@ -3,15 +3,19 @@ SMS provider and webhooks. Both keep what they received for the test to read."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -20,6 +24,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def certificate(folder: Path, *names: str) -> tuple[Path, Path]:
+    """A self-signed certificate (cert.pem, key.pem in the folder) for these host names
+    or IP addresses; a client trusts it when SSL_CERT_FILE names cert.pem."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def alternative(name: str) -> x509.GeneralName:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(name))
+        except ValueError:
+            return x509.DNSName(name)
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([alternative(n) for n in names]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
 
 
 class MailHandler:
@@ -127,7 +167,9 @@ class HttpReceiver:
 class FileServer:
     """A local HTTP server publishing one file the way a partner's system would: with an
     ETag (answering 304 to If-None-Match), optionally behind a bearer token or basic
-    sign-in, and able to fail (`status`) or hang (`delay` seconds)."""
+    sign-in, and able to fail (`status`) or hang (`delay` seconds). With `tls`, the same
+    port also answers HTTPS (a connection that starts with a TLS handshake gets it), so
+    a redirect can change the scheme and nothing else."""
 
     body: bytes = b""
     status: int = 200
@@ -136,6 +178,8 @@ class FileServer:
     token: str | None = None
     basic: tuple[str, str] | None = None
     redirect: str | None = None  # answer 302 to this address instead
+    content_type: str = "text/csv"
+    tls: ssl.SSLContext | None = None
     requests: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -146,7 +190,8 @@ class FileServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                files.requests.append({**self.headers, "path": self.path})
+                files.requests.append({**self.headers, "path": self.path,
+                                       "tls": isinstance(self.connection, ssl.SSLSocket)})
                 if files.redirect and self.path != "/moved":
                     self.send_response(302)
                     self.send_header("Location", files.redirect)
@@ -167,7 +212,7 @@ class FileServer:
                 if files.etag and self.headers.get("If-None-Match") == tag:
                     return self._answer(304)
                 self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Type", files.content_type)
                 self.send_header("Content-Length", str(len(files.body)))
                 if files.etag:
                     self.send_header("ETag", tag)
@@ -185,14 +230,29 @@ class FileServer:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self):  # noqa: ANN202
+                sock, address = super().get_request()
+                if files.tls is not None and sock.recv(1, socket.MSG_PEEK) == b"\x16":
+                    sock = files.tls.wrap_socket(sock, server_side=True)
+                return sock, address
+
+            def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+                pass  # a client that refused the certificate (the mismatch test)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/export/codes.csv"
+        return f"http://127.0.0.1:{self.port}/export/codes.csv"
 
     def close(self) -> None:
         self.server.shutdown()

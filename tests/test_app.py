@@ -57,13 +57,13 @@ def test_healthz(client):
 
 
 def test_starting_the_app_loads_no_http_client_or_cipher_it_does_not_need(tmp_path):
-    """`portal --help` imports all that create_app does: requests and Fernet wait until a
-    replenishment or a message needs them."""
+    """`portal --help` imports all that create_app does: requests, urllib3 and Fernet wait
+    until a replenishment or a message needs them."""
     script = (
         "import sys\n"
         "from portal import create_app\n"
         f"create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/p.sqlite3'}})\n"
-        "print(sorted(m for m in ('requests', 'cryptography.fernet',\n"
+        "print(sorted(m for m in ('requests', 'urllib3', 'cryptography.fernet',\n"
         "      'cryptography.hazmat.primitives.kdf.hkdf') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,

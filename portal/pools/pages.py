@@ -176,9 +176,13 @@ def message_preview(pool, subject: str, body: str, footer: str, channel: str) ->
 def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
     """What stage 4's send panel shows: who it reaches, the channels ready, recent sends."""
     config = current_app.config
+    refusals = {name: transports.refusal(config, name) for name in CHANNEL_NAMES}
     context = {
         "audience": sending.audience_size(pool_id),
-        "ready": {name: transports.configured(config, name) for name in CHANNEL_NAMES},
+        "ready": {name: not why for name, why in refusals.items()},
+        # Set up, but refused for a reason the marketer should pass on to an admin.
+        "blocked": {name: why for name, why in refusals.items()
+                    if why and transports.configured(config, name)},
         "channel_names": CHANNEL_NAMES,
         "sends": [sending.progress(job.id) for job in sending.jobs_for(pool_id, limit=5)],
         "send_form": SendForm(formdata=None),

@@ -17,6 +17,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
 from ..models import Transport
+from .addresses import is_loopback_host
 from .urls import without_credentials
 
 if TYPE_CHECKING:
@@ -49,8 +50,11 @@ class Email:
 NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
 
 
+SMTP_SECURITIES = ("none", "starttls", "tls")
+
+
 def configured(config: Mapping, transport: str) -> bool:
-    """Whether the transport has what it needs to send."""
+    """Whether the transport has what it needs to send (it may still refuse: refusal())."""
     if transport == Transport.EMAIL:
         return bool(config.get("SMTP_HOST") and config.get("MAIL_FROM"))
     if transport == Transport.SMS:
@@ -60,19 +64,48 @@ def configured(config: Mapping, transport: str) -> bool:
     return False
 
 
+def smtp_refusal(config: Mapping) -> str | None:
+    """Why the SMTP settings must not be used, or None: an unknown SMTP_SECURITY, or a
+    password that would cross the network readable (a sign-in without TLS to a server
+    other than this machine, unless SMTP_ALLOW_PLAIN_AUTH says so)."""
+    security = (config.get("SMTP_SECURITY") or "none").lower()
+    if security not in SMTP_SECURITIES:
+        return f"SMTP_SECURITY is {security!r}; use none, starttls or tls."
+    host = config.get("SMTP_HOST") or ""
+    if (security == "none" and config.get("SMTP_USERNAME") and not is_loopback_host(host)
+            and not config.get("SMTP_ALLOW_PLAIN_AUTH")):
+        return (f"SMTP_SECURITY is none, so the SMTP password would cross the network to {host} "
+                "unencrypted; set SMTP_SECURITY to starttls or tls (or SMTP_ALLOW_PLAIN_AUTH=1 "
+                "if that network is trusted).")
+    return None
+
+
+def refusal(config: Mapping, transport: str) -> str | None:
+    """Why nothing can be sent on the transport now, or None when it is ready: the one
+    rule behind the send buttons, a send's start and the admin page."""
+    if not configured(config, transport):
+        return (f"The {transport} channel is not configured; an admin sets it up in the "
+                "server's environment.")
+    if transport == Transport.EMAIL:
+        return smtp_refusal(config)
+    return None
+
+
 def describe(config: Mapping) -> list[dict]:
     """Each channel's configuration as an admin may see it: no secrets, only whether set."""
     security = config.get("SMTP_SECURITY") or "none"
     return [
         {"channel": Transport.EMAIL, "configured": configured(config, Transport.EMAIL),
+         "warning": smtp_refusal(config) if config.get("SMTP_HOST") else None,
          "settings": [("SMTP server", f"{config.get('SMTP_HOST') or '—'}:{config.get('SMTP_PORT')}"),
                       ("Security", security), ("From", config.get("MAIL_FROM") or "—"),
                       ("User", config.get("SMTP_USERNAME") or "—"),
                       ("Password", "set" if config.get("SMTP_PASSWORD") else "not set")]},
-        {"channel": Transport.SMS, "configured": configured(config, Transport.SMS),
+        {"channel": Transport.SMS, "configured": configured(config, Transport.SMS), "warning": None,
          "settings": [("Provider URL", _shown(config.get("SMS_URL"))),
                       ("Token", "set" if config.get("SMS_TOKEN") else "not set")]},
         {"channel": Transport.WEBHOOK, "configured": configured(config, Transport.WEBHOOK),
+         "warning": None,
          "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
                       ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
     ]
@@ -93,14 +126,14 @@ class Mailer:
         self.username = config.get("SMTP_USERNAME") or ""
         self.password = config.get("SMTP_PASSWORD") or ""
         self.sender = config.get("MAIL_FROM") or ""
+        self.refused = smtp_refusal(config)
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
-        if self.security not in ("none", "starttls", "tls"):
-            raise DeliveryError(f"SMTP_SECURITY is {self.security!r}; use none, starttls or tls.",
-                                transient=False)
+        if self.refused:
+            raise DeliveryError(self.refused, transient=False)
         try:
             if self.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT,

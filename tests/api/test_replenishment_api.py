@@ -9,6 +9,13 @@ from tests.servers import FileServer
 
 
 @pytest.fixture
+def app_config():
+    # The partner's test server is on this machine: an admin allows loopback.
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "QUEUE_STORAGE": "memory",
+            "REPLENISH_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
+
+@pytest.fixture
 def files():
     server = FileServer(body=b"code\nAPIREFILL01\nAPIREFILL02\nAPIREFILL03\n")
     yield server

@@ -3,65 +3,67 @@ requires them (a certificate made for the test, trusted through SSL_CERT_FILE)."
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
+import socket
 import ssl
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from portal.config import from_environment
 from portal.extensions import db
-from portal.models import Delivery
-from portal.services import transports
-from tests.servers import MailHandler, free_port
+from portal.models import Delivery, Job
+from portal.services import pools, sending, transports
+from portal.services.addresses import is_loopback_host
+from portal.services.errors import InvalidInput
+from tests.servers import MailHandler, certificate, free_port, server_context
 
 USER, PASSWORD = "mailer", "s3cret"
 
 
 @pytest.fixture
 def tls_context(tmp_path, monkeypatch) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_file, key_file = certificate(tmp_path, "127.0.0.1")
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the client trusts this certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
+    return server_context(cert_file, key_file)
+
+
+SIGN_INS: list[bytes] = []  # the passwords the test servers received, in order
 
 
 def check_password(server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+    SIGN_INS.append(auth_data.password)
     ok = auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
 
 
-def serve(**options) -> tuple[Controller, MailHandler, int]:  # noqa: ANN003
+def serve(hostname: str = "127.0.0.1", **options) -> tuple[Controller, MailHandler, int]:  # noqa: ANN003
     handler, port = MailHandler(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=check_password,
+    controller = Controller(handler, hostname=hostname, port=port, authenticator=check_password,
                             auth_required=True, **options)
     controller.start()
     return controller, handler, port
 
 
-def config(port: int, security: str, password: str = PASSWORD) -> dict:
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_SECURITY": security,
+def config(port: int, security: str, password: str = PASSWORD, host: str = "127.0.0.1") -> dict:
+    return {"SMTP_HOST": host, "SMTP_PORT": port, "SMTP_SECURITY": security,
             "SMTP_USERNAME": USER, "SMTP_PASSWORD": password, "MAIL_FROM": "shop@example.com"}
+
+
+def own_address() -> str:
+    """An address of this machine that is not loopback (the one its default route leaves
+    from; connecting a UDP socket sends nothing), or skip: there is nothing to test on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))
+            address = probe.getsockname()[0]
+        except OSError:
+            address = "127.0.0.1"
+    if ipaddress.ip_address(address).is_loopback:
+        pytest.skip("this machine has no non-loopback IPv4 address to serve SMTP on")
+    return address
 
 
 def email() -> transports.Email:
@@ -107,3 +109,67 @@ def test_an_unknown_security_setting_fails_clearly(app):
         transports.Mailer({**config(25, "ssl3")}).send(email())
     assert "SMTP_SECURITY" in refused.value.message and not refused.value.transient
     assert db.session.scalars(select(Delivery)).all() == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_password_is_never_sent_unencrypted_to_another_machine(app):
+    # A server on this machine's own network address that accepts AUTH without TLS.
+    host = own_address()
+    controller, handler, port = serve(hostname=host, auth_require_tls=False)
+    SIGN_INS.clear()
+    try:
+        settings = config(port, "none", host=host)
+        with pytest.raises(transports.DeliveryError) as refused:
+            transports.Mailer(settings).send(email())
+        assert not refused.value.transient
+        assert "SMTP_SECURITY" in refused.value.message and "SMTP_ALLOW_PLAIN_AUTH" in refused.value.message
+        assert transports.refusal(settings, "email") == refused.value.message
+        assert SIGN_INS == [] and handler.messages == []  # the password never left
+
+        allowed = transports.Mailer({**settings, "SMTP_ALLOW_PLAIN_AUTH": True})  # the admin says so
+        allowed.send(email())
+        allowed.close()
+        assert SIGN_INS == [PASSWORD.encode()] and len(handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_sign_in_without_tls_to_this_machine_goes_ahead(app):
+    controller, handler, port = serve(auth_require_tls=False)
+    SIGN_INS.clear()
+    try:
+        settings = config(port, "none")
+        assert transports.refusal(settings, "email") is None
+        mailer = transports.Mailer(settings)
+        mailer.send(email())
+        mailer.close()
+        assert SIGN_INS == [PASSWORD.encode()] and len(handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_loopback_is_this_machine_as_written():
+    for host in ("localhost", "LocalHost.", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "::ffff:127.0.0.1"):
+        assert is_loopback_host(host), host
+    for host in ("192.0.2.2", "mail.example.com", "localhost.example.com", "0.0.0.0", "::", ""):
+        assert not is_loopback_host(host), host
+
+
+def test_a_send_is_refused_before_it_starts_when_the_password_would_go_in_clear(app):
+    app.config.update(config(2525, "none", host="mail.example.com"))
+    pool_id = pools.create_pool("Clear").id
+    with pytest.raises(InvalidInput) as refused:
+        sending.start_send(pool_id, "email")
+    assert refused.value.reason == "channel_not_configured"
+    assert "SMTP_SECURITY" in refused.value.message
+    assert db.session.scalars(select(Job)).all() == []
+    app.config["SMTP_SECURITY"] = "starttls"
+    assert transports.refusal(app.config, "email") is None
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("", False), ("0", False), ("maybe", False),
+                                                ("1", True), ("yes", True), (" TRUE ", True)])
+def test_only_a_clear_yes_allows_a_password_in_clear(monkeypatch, tmp_path, value, allowed):
+    monkeypatch.setenv("SMTP_ALLOW_PLAIN_AUTH", value)
+    assert from_environment(str(tmp_path))["SMTP_ALLOW_PLAIN_AUTH"] is allowed

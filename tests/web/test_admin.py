@@ -64,3 +64,13 @@ def test_api_key_is_shown_once_and_can_be_revoked(as_role):
     key = db.session.scalar(select(ApiKey))
     admin.post(f"/admin/keys/{key.id}/revoke")
     assert accounts.find_api_key(secret) is None
+
+
+def test_the_channel_list_warns_when_the_smtp_password_would_go_in_clear(app, as_role):
+    app.config.update({"SMTP_HOST": "mail.example.com", "SMTP_SECURITY": "none", "SMTP_USERNAME": "shop",
+                       "SMTP_PASSWORD": "s3cret", "MAIL_FROM": "shop@example.com"})
+    page = as_role("admin").get("/admin/").text
+    assert "would cross the network to mail.example.com unencrypted" in page
+    assert "SMTP_ALLOW_PLAIN_AUTH=1" in page and "s3cret" not in page
+    app.config["SMTP_SECURITY"] = "starttls"
+    assert "unencrypted" not in as_role("admin").get("/admin/").text

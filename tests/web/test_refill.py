@@ -10,6 +10,13 @@ from tests.servers import FileServer
 
 
 @pytest.fixture
+def app_config():
+    # The partner's test server is on this machine: an admin allows loopback.
+    return {"RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "QUEUE_STORAGE": "memory",
+            "REPLENISH_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
+
+@pytest.fixture
 def files():
     server = FileServer(body=b"code\nGOODCODE001\nGOODCODE002\nbad!\n")
     yield server
@@ -48,6 +55,10 @@ def test_bad_settings_are_refused_beside_their_field(as_role, app):
     answer = marketer.post(f"/pools/{pool_id}/replenishment", data={
         "url": "https://partner.example/codes.csv", "schedule": "daily", "daily_at": "25:99"})
     assert answer.status_code == 422 and "HH:MM" in answer.text
+    answer = marketer.post(f"/pools/{pool_id}/replenishment", data={
+        "url": "http://10.0.0.5/codes.csv", "schedule": "hours", "every_hours": "6"})
+    assert answer.status_code == 422 and "a private address" in answer.text
+    assert "REPLENISH_ALLOWED_NETWORKS" in answer.text
     assert replenishment.get(pool_id) is None
 
 

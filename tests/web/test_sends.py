@@ -37,6 +37,17 @@ def test_stage_four_offers_the_configured_channels(as_role, pool_id):
     assert "Not set up on this server: SMS, webhook" in page.text
 
 
+def test_stage_four_says_why_email_is_refused(app, as_role, pool_id):
+    app.config.update({"SMTP_HOST": "mail.example.com", "SMTP_USERNAME": "shop", "SMTP_PASSWORD": "pw"})
+    marketer = as_role("marketer")
+    page = marketer.get(f"/pools/{pool_id}/channels")
+    assert "Send by email" not in page.text
+    assert "Sending by email is refused: SMTP_SECURITY is none" in page.text
+    answer = marketer.post(f"/pools/{pool_id}/sends/email", follow_redirects=True)
+    assert "set SMTP_SECURITY to starttls or tls" in answer.text
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+
+
 def test_sending_shows_progress_until_done(as_role, pool_id, smtp):
     marketer = as_role("marketer")
     started = marketer.post(f"/pools/{pool_id}/sends/email")

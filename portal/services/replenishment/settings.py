@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Replenishment, utcnow
+from ..addresses import Network, host_address, parse_networks, refusal
 from ..errors import InvalidInput
 from ..pools import load_pool
 from ..tx import write_transaction
@@ -59,8 +60,16 @@ def next_run(rep: Replenishment, after: datetime) -> datetime | None:
     return after + timedelta(hours=rep.every_hours or DEFAULT_EVERY_HOURS)
 
 
+def allowed_networks() -> tuple[Network, ...]:
+    """The inside networks an admin lets partners' addresses be in (REPLENISH_ALLOWED_NETWORKS,
+    checked when the app starts)."""
+    return parse_networks(current_app.config.get("REPLENISH_ALLOWED_NETWORKS"))
+
+
 def _check_url(url: str) -> None:
-    """An http(s) address with no credentials in it, or InvalidInput(field="url")."""
+    """An http(s) address with no credentials in it, and not written as an address the
+    portal never fetches from, or InvalidInput(field="url"). A name is checked when it
+    is fetched: what it resolves to may change."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
@@ -71,6 +80,10 @@ def _check_url(url: str) -> None:
     if parts.username or parts.password:
         raise InvalidInput("Put the user name and password in their own fields (the "
                            "password is stored encrypted), not in the address.", field="url")
+    address = host_address(parts.hostname)
+    why = refusal(address, allowed_networks()) if address is not None else None
+    if why:
+        raise InvalidInput(f"The portal does not fetch from {address}: {why}.", field="url")
 
 
 def check_daily_at(daily: str) -> None:

@@ -36,10 +36,9 @@ def check_transport(transport: str) -> Transport:
     except ValueError:
         names = ", ".join(t.value for t in Transport)
         raise InvalidInput(f"Unknown channel {transport}; use one of {names}.", field="channel") from None
-    if not transports.configured(current_app.config, chosen):
-        raise InvalidInput(f"The {chosen} channel is not configured; an admin sets it up "
-                           "in the server's environment.", field="channel",
-                           reason="channel_not_configured")
+    refused = transports.refusal(current_app.config, chosen)
+    if refused:
+        raise InvalidInput(refused, field="channel", reason="channel_not_configured")
     return chosen
 
 
