@@ -59,7 +59,10 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATE_LIMIT_REDEMPTION": os.environ.get("RATE_LIMIT_REDEMPTION", "600/minute"),
+        # Failed sign-ins: per account and address (tight), per account from anywhere
+        # (gentle: it can lock the owner out too), and per address across accounts.
         "RATE_LIMIT_SIGN_IN": os.environ.get("RATE_LIMIT_SIGN_IN", "5/minute;20/hour"),
+        "RATE_LIMIT_SIGN_IN_ACCOUNT": os.environ.get("RATE_LIMIT_SIGN_IN_ACCOUNT", "100/hour"),
         "RATE_LIMIT_SIGN_IN_ADDRESS": os.environ.get("RATE_LIMIT_SIGN_IN_ADDRESS", "30/minute"),
         "RATE_LIMIT_TILL_UNKNOWN": os.environ.get("RATE_LIMIT_TILL_UNKNOWN", "5/minute;30/hour"),
         "RATE_LIMIT_UNKNOWN_CODE": os.environ.get("RATE_LIMIT_UNKNOWN_CODE", "30/minute;300/hour"),

@@ -1,10 +1,16 @@
-"""Sign-in with email and password, slowed down after repeated failures."""
+"""Sign-in with email and password, slowed down after repeated failures.
+
+Failures are counted as OWASP advises, so that a stranger guessing cannot lock the owner
+out: tightly per (account, address), gently per account from anywhere (which still
+stops a guesser spread over many addresses), and per address across accounts.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
@@ -30,8 +36,12 @@ def local_target(target: str) -> str | None:
     return target
 
 
-def _email_key() -> str:
-    return "signin:" + (request.form.get("email") or "").strip().lower()
+def _account() -> str:
+    return (request.form.get("email") or "").strip().lower()
+
+
+def _account_and_address_key() -> str:
+    return f"{_account()}|{get_remote_address()}"
 
 
 def _failed(response) -> bool:  # noqa: ANN001
@@ -40,7 +50,9 @@ def _failed(response) -> bool:  # noqa: ANN001
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN"], methods=["POST"],
-               key_func=_email_key, deduct_when=_failed, scope="signin-email")
+               key_func=_account_and_address_key, deduct_when=_failed, scope="signin-account-address")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN_ACCOUNT"], methods=["POST"],
+               key_func=_account, deduct_when=_failed, scope="signin-account")
 @limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN_ADDRESS"], methods=["POST"],
                deduct_when=_failed, scope="signin-address")
 def login():
