@@ -11,12 +11,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
 from ..extensions import limiter
 from ..roles import retry_after_seconds
 from ..services import accounts
+from ..sessions import begin, end_everywhere
 from .blueprint import bp
 from .forms import EmptyForm, SignInForm
 
@@ -63,7 +64,7 @@ def login():
     if form.validate_on_submit():
         user = accounts.check_password(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            begin(user)
             return redirect(local_target(request.args.get("next", "")) or home_for(user))
         return render_template("auth/login.html", form=form,
                                error="That email and password do not match an active account."), 401
@@ -84,8 +85,10 @@ def too_many(_exc):
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so another site cannot sign you out)."""
+    """Sign out (a POST with the CSRF token, so another site cannot sign you out), here
+    and on every other device: a copy of the session cookie no longer works either."""
     if EmptyForm().validate_on_submit():
-        logout_user()
+        if current_user.is_authenticated:
+            end_everywhere(current_user.id)
         flash("You are signed out.")
     return redirect(url_for("auth.login"))

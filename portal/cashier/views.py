@@ -43,7 +43,7 @@ def _unknown_answered(_response) -> bool:  # noqa: ANN001
 
 
 def _cashier_key() -> str:
-    return f"till-user:{current_user.get_id()}"
+    return f"till-user:{current_user.id}"
 
 
 @bp.post("/check")
