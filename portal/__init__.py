@@ -23,10 +23,11 @@ class RowId(IntegerConverter):
 
 
 def register_security(app: Flask) -> None:
-    """Session cookies and which sessions count."""
-    from . import sessions
+    """Session cookies and which sessions count, and the security headers."""
+    from . import headers, sessions
 
     sessions.register(app)
+    headers.register(app)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
