@@ -22,6 +22,14 @@ class RowId(IntegerConverter):
         return number
 
 
+def register_security(app: Flask) -> None:
+    """Session cookies and which sessions count, and the security headers."""
+    from . import headers, sessions
+
+    sessions.register(app)
+    headers.register(app)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app; test_config overrides what the environment says."""
     app = Flask(
@@ -60,7 +68,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
-    from . import models
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .api import errors as api_errors
@@ -75,10 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # API calls carry a bearer key, not a browser session
     api_errors.register(app)
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(models.User, int(user_id))
-        return user if user is not None and user.active else None
+    register_security(app)
 
     from .queue import init_queue
 

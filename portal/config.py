@@ -86,8 +86,16 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATE_LIMIT_REDEMPTION": os.environ.get("RATE_LIMIT_REDEMPTION", "600/minute"),
+        # Failed sign-ins: per account and address (tight), per account from anywhere
+        # (gentle: it can lock the owner out too), and per address across accounts.
         "RATE_LIMIT_SIGN_IN": os.environ.get("RATE_LIMIT_SIGN_IN", "5/minute;20/hour"),
+        "RATE_LIMIT_SIGN_IN_ACCOUNT": os.environ.get("RATE_LIMIT_SIGN_IN_ACCOUNT", "100/hour"),
         "RATE_LIMIT_SIGN_IN_ADDRESS": os.environ.get("RATE_LIMIT_SIGN_IN_ADDRESS", "30/minute"),
+        # A cashier's session ends after this long without a request (0: never). A till
+        # sees a voucher now and then, not every few minutes: a short timeout would ask
+        # for the password in the middle of a queue; eight hours still ends a session
+        # left signed in overnight or after a shift.
+        "CASHIER_IDLE_MINUTES": int(os.environ.get("CASHIER_IDLE_MINUTES", "480")),
         "RATE_LIMIT_TILL_UNKNOWN": os.environ.get("RATE_LIMIT_TILL_UNKNOWN", "5/minute;30/hour"),
         "RATE_LIMIT_UNKNOWN_CODE": os.environ.get("RATE_LIMIT_UNKNOWN_CODE", "30/minute;300/hour"),
         # The job queue: an SQLite file in the instance folder, or Redis when REDIS_URL is set.

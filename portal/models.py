@@ -86,6 +86,9 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised to end every session of the user (sign-out, disabling, a new password):
+    # a session holds the number it started with and stops working once it is stale.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     store: Mapped[Store | None] = relationship()
@@ -95,6 +98,11 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login: a disabled user cannot sign in
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session (and a remember cookie): the id and the
+        session version, so raising the version ends both (see portal/sessions.py)."""
+        return f"{self.id}:{self.session_version}"
 
 
 class ApiKey(db.Model):

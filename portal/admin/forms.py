@@ -5,6 +5,8 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..services.accounts import MIN_PASSWORD
+
 
 class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
@@ -12,8 +14,14 @@ class UserForm(FlaskForm):
                                         SelectChoice("cashier", "Cashier"),
                                         SelectChoice("admin", "Admin")])
     store = SelectField("Store (cashiers)", choices=[], validators=[Optional()])
-    password = PasswordField("Password (at least 10 characters)",
-                             validators=[DataRequired(), Length(min=10, max=500)],
+    password = PasswordField(f"Password (at least {MIN_PASSWORD} characters)",
+                             validators=[DataRequired(), Length(min=MIN_PASSWORD, max=500)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(f"New password (at least {MIN_PASSWORD} characters)",
+                             validators=[DataRequired(), Length(min=MIN_PASSWORD, max=500)],
                              render_kw={"autocomplete": "new-password"})
 
 

@@ -1,8 +1,9 @@
-"""Admin page: add and disable users, add stores, create and revoke API keys."""
+"""Admin page: add and disable users, set their passwords, add stores, create and
+revoke API keys."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -13,8 +14,9 @@ from ..models import ApiKey, Store, User
 from ..roles import requires
 from ..services import accounts, transports
 from ..services.errors import DomainError
+from ..sessions import begin
 from .blueprint import bp
-from .forms import ApiKeyForm, StoreForm, UserForm
+from .forms import ApiKeyForm, PasswordForm, StoreForm, UserForm
 
 
 def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
@@ -77,6 +79,28 @@ def toggle_user(user_id: int):
             user = accounts.set_active(user_id, None)
             flash(f"{user.email} is now {'active' if user.active else 'disabled'}.")
     return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
+@requires("admin")
+def set_password(user_id: int):
+    """Give a user a new password; every session they had ends (yours stays, if it is you)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.set_password(user_id, form.password.data)
+        except DomainError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            if user.id == current_user.id:
+                begin(user)  # this browser carries on under the new session version
+            flash(f"{user.email} has a new password; every session they had has ended.")
+            return redirect(url_for("admin.index"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/password.html", user=user, form=form), status
 
 
 @bp.post("/stores")

@@ -1,16 +1,23 @@
-"""Sign-in with email and password, slowed down after repeated failures."""
+"""Sign-in with email and password, slowed down after repeated failures.
+
+Failures are counted as OWASP advises, so that a stranger guessing cannot lock the owner
+out: tightly per (account, address), gently per account from anywhere (which still
+stops a guesser spread over many addresses), and per address across accounts.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
 from ..extensions import limiter
 from ..roles import retry_after_seconds
 from ..services import accounts
+from ..sessions import begin, end_everywhere
 from .blueprint import bp
 from .forms import EmptyForm, SignInForm
 
@@ -30,8 +37,12 @@ def local_target(target: str) -> str | None:
     return target
 
 
-def _email_key() -> str:
-    return "signin:" + (request.form.get("email") or "").strip().lower()
+def _account() -> str:
+    return (request.form.get("email") or "").strip().lower()
+
+
+def _account_and_address_key() -> str:
+    return f"{_account()}|{get_remote_address()}"
 
 
 def _failed(response) -> bool:  # noqa: ANN001
@@ -40,7 +51,9 @@ def _failed(response) -> bool:  # noqa: ANN001
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN"], methods=["POST"],
-               key_func=_email_key, deduct_when=_failed, scope="signin-email")
+               key_func=_account_and_address_key, deduct_when=_failed, scope="signin-account-address")
+@limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN_ACCOUNT"], methods=["POST"],
+               key_func=_account, deduct_when=_failed, scope="signin-account")
 @limiter.limit(lambda: current_app.config["RATE_LIMIT_SIGN_IN_ADDRESS"], methods=["POST"],
                deduct_when=_failed, scope="signin-address")
 def login():
@@ -51,7 +64,7 @@ def login():
     if form.validate_on_submit():
         user = accounts.check_password(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            begin(user)
             return redirect(local_target(request.args.get("next", "")) or home_for(user))
         return render_template("auth/login.html", form=form,
                                error="That email and password do not match an active account."), 401
@@ -72,8 +85,10 @@ def too_many(_exc):
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so another site cannot sign you out)."""
+    """Sign out (a POST with the CSRF token, so another site cannot sign you out), here
+    and on every other device: a copy of the session cookie no longer works either."""
     if EmptyForm().validate_on_submit():
-        logout_user()
+        if current_user.is_authenticated:
+            end_everywhere(current_user.id)
         flash("You are signed out.")
     return redirect(url_for("auth.login"))

@@ -10,12 +10,12 @@ from flask import Flask
 
 from .campaigns import replenish, send, worker
 from .codes import assign_codes, create_pool, generate_codes, import_codes
-from .people import create_api_key, create_store, create_user
+from .people import create_api_key, create_store, create_user, set_password
 from .setup import init, serve
 
 COMMANDS = (
     init, serve,
-    create_store, create_user, create_api_key,
+    create_store, create_user, set_password, create_api_key,
     create_pool, import_codes, generate_codes, assign_codes,
     send, replenish, worker,
 )

@@ -1,4 +1,5 @@
-"""Who uses the portal: `portal create-store`, `create-user` and `create-api-key`."""
+"""Who uses the portal: `portal create-store`, `create-user`, `set-password` and
+`create-api-key`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,21 @@ def create_user(email: str, role: str, store_code: str | None, password_stdin: b
     password = sys.stdin.readline().rstrip("\r\n")
     user = accounts.create_user(email, password, role, store_code)
     click.echo(f"created {user.role} {user.email}")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the new password from standard input.")
+@with_appcontext
+@domain_errors
+def set_password(email: str, password_stdin: bool) -> None:
+    """Give a user a new password; every session they had ends."""
+    from ..services import accounts
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = accounts.set_password(accounts.find_user(email).id, password)
+    click.echo(f"set a new password for {user.email}; their sessions have ended")
 
 
 @click.command("create-api-key")

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -53,20 +53,71 @@ def create_user(email: str, password: str, role: str, store_code: str | None = N
         raise InvalidInput(f"“{email}” is not an email address.", field="email")
     if role not in set(Role):
         raise InvalidInput(f"Role must be one of: {', '.join(Role)}.", field="role")
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"A password needs at least {MIN_PASSWORD} characters.",
-                           field="password")
+    _check_password_length(password)
     store_id = find_store(store_code).id if store_code else None
     if role == Role.CASHIER and store_id is None:
         raise InvalidInput("A cashier belongs to a store: give its code.", field="store")
     # Hashed before the transaction: a strong hash takes a while, with no lock held.
-    hashed = generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
+    hashed = _hash(password)
     try:
         with write_transaction() as session:
             user = User(email=email, password_hash=hashed, role=role, store_id=store_id)
             session.add(user)
     except IntegrityError as exc:
         raise Conflict(f"A user with email {email} already exists.", field="email") from exc
+    return user
+
+
+def _check_password_length(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"A password needs at least {MIN_PASSWORD} characters.",
+                           field="password")
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def find_user(email: str) -> User:
+    """The user with this email (any case), or NotFound."""
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise NotFound(f"There is no user with email {email}.", reason="unknown_user")
+    return user
+
+
+def set_password(user_id: int, password: str) -> User:
+    """Give the user a new password; every session they had ends."""
+    _check_password_length(password)
+    hashed = _hash(password)
+    with write_transaction() as session:
+        user = session.get(User, user_id, populate_existing=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.", reason="unknown_user")
+        user.password_hash = hashed
+        _raise_session_version(session, user_id)
+    return user
+
+
+def end_sessions(user_id: int) -> None:
+    """End every session of the user, on every device (sign-out does this)."""
+    with write_transaction() as session:
+        _raise_session_version(session, user_id)
+
+
+def _raise_session_version(session, user_id: int) -> None:  # noqa: ANN001
+    # In SQL, so two changes at once each raise it; a session holding any older number
+    # is refused (signed_in_user below).
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_version=User.session_version + 1))
+
+
+def signed_in_user(user_id: int, session_version: int) -> User | None:
+    """The active user a session names, or None once the user ended that session's version
+    (signed out, was disabled, got a new password)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.session_version != session_version:
+        return None
     return user
 
 
@@ -125,10 +176,12 @@ def revoke_api_key(key_id: int) -> ApiKey:
 
 
 def set_active(user_id: int, active: bool | None) -> User:
-    """Enable or disable a user; None flips the current state."""
+    """Enable or disable a user; None flips the current state. Either way every session
+    they had ends, so enabling them again does not bring an old one back."""
     with write_transaction() as session:
         user = session.get(User, user_id, populate_existing=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.", reason="unknown_user")
         user.active = (not user.active) if active is None else active
+        _raise_session_version(session, user_id)
     return user

@@ -38,6 +38,28 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
+def csp_violations() -> list[str]:
+    """What the browser refused under the portal's Content-Security-Policy in this test."""
+    return []
+
+
+@pytest.fixture
+def new_context(new_context, csp_violations):
+    """Every browser context of a test (and so the `page` fixture) reports what the
+    Content-Security-Policy refused, and the test fails if anything was: an inline script
+    or style, an eval (an hx-on attribute), a frame."""
+
+    def make(**kwargs):
+        context = new_context(**kwargs)
+        context.on("console", lambda message: csp_violations.append(message.text)
+                   if "Content Security Policy" in message.text else None)
+        return context
+
+    yield make
+    assert csp_violations == [], csp_violations
+
+
+@pytest.fixture
 def live_config() -> dict:
     """Extra settings for the live portal; a test module overrides this to change them."""
     return {"QUEUE_STORAGE": "memory"}

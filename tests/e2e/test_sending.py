@@ -69,9 +69,9 @@ def test_progress_bar_moves_and_ends_at_100(page: Page, campaign, smtp, axe):
 
 
 @pytest.mark.parametrize("size", VIEWPORTS)
-def test_send_panel_fits_each_screen(browser, campaign, axe, size):
+def test_send_panel_fits_each_screen(new_context, campaign, axe, size):
     url, pool_id = campaign
-    page = browser.new_page(viewport=VIEWPORTS[size])
+    page = new_context(viewport=VIEWPORTS[size]).new_page()
     sign_in(page, url)
     page.goto(f"{url}/pools/{pool_id}/channels")
     expect(page.get_by_role("heading", name="Send the campaign")).to_be_visible()
