@@ -6,20 +6,8 @@ import os
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.exceptions import NotFound
-from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class RowId(IntegerConverter):
-    """A database id in a URL: any other number (0, or past 64 bits) is a plain 404."""
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if not 1 <= number < 2**63:
-            raise NotFound()
-        return number
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,8 +22,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import config
+    from .row_ids import CONVERTERS
 
-    app.url_map.converters["id"] = RowId
+    app.url_map.converters.update(CONVERTERS)
 
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:

@@ -65,6 +65,11 @@ class UTCDateTime(TypeDecorator):
 
 # Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id each kind of key holds: pools, users, stores and API keys have 32-bit
+# ids (PostgreSQL's integer), the tables that grow without end (codes, redemptions,
+# jobs, ...) BigId. A larger number names no row, and PostgreSQL refuses to compare it.
+ID_MAX = 2**31 - 1
+BIG_ID_MAX = 2**63 - 1
 
 
 def _values(enum_cls: type[enum.StrEnum]) -> str:

@@ -14,6 +14,7 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from ..row_ids import CONVERTERS
 from .auth import authenticate
 from .blueprint import bp
 from .errors import ApiError
@@ -125,7 +126,8 @@ def openapi() -> dict:
         path = bp.url_prefix + _PARAM.sub(lambda m: "{" + m.group(2) + "}", op.rule)
         parameters = [
             {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1} if conv == "id"
+             "schema": {"type": "integer", "minimum": 1, "maximum": CONVERTERS[conv].largest}
+             if conv in CONVERTERS
              else {"type": "string", "minLength": 1, "maxLength": 200}}
             for conv, name in _PARAM.findall(op.rule)
         ] + op.headers

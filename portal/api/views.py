@@ -271,7 +271,7 @@ def start_send(pool_id: int, body: schemas.SendStart):
     return _send(sending.progress(job.id)), (202 if created else 200)
 
 
-@operation("GET", "/pools/<id:pool_id>/sends/<id:send_id>", summary="A send's progress",
+@operation("GET", "/pools/<id:pool_id>/sends/<bigid:send_id>", summary="A send's progress",
            responses={200: schemas.Send}, errors={404: "No such send for this pool (`unknown_job`)."})
 def get_send(pool_id: int, send_id: int):
     job = sending.get_job(pool_id, send_id)
@@ -332,7 +332,7 @@ def redeem(body: schemas.Redeem):
     return _redemption(done), 201
 
 
-@operation("POST", "/redemptions/<id:redemption_id>/rollback", summary="Undo a redemption",
+@operation("POST", "/redemptions/<bigid:redemption_id>/rollback", summary="Undo a redemption",
            scope="pos", body=schemas.Rollback, responses={200: schemas.RolledBack},
            errors={404: "No such redemption (`unknown_redemption`).",
                    409: "Already rolled back (`already_rolled_back`)."})

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from ..auth.forms import EmptyForm
 from ..extensions import db
-from ..models import Code, CodeStatus, Customer
+from ..models import BIG_ID_MAX, Code, CodeStatus, Customer
 from ..roles import MARKETING, current_actor, requires
 from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
@@ -50,7 +50,7 @@ def pool_page(pool_id: int):
     query = (request.args.get("q") or "").strip()[:200]
     status = request.args.get("status", "")
     after = request.args.get("after", 0, type=int) or 0
-    codes, next_after = browse_codes(pool_id, query, status, min(max(after, 0), 2**63 - 1))
+    codes, next_after = browse_codes(pool_id, query, status, min(max(after, 0), BIG_ID_MAX))
     context = {"pool": pool, "codes": codes, "next_after": next_after, "q": query,
                "status": status, "statuses": STATUSES}
     if htmx() and request.headers.get("HX-Target") == "code-browser":
@@ -71,7 +71,7 @@ def set_status(pool_id: int):
     return redirect(url_for("pools.pool_page", pool_id=pool_id))
 
 
-@bp.route("/<id:pool_id>/codes/<id:code_id>", methods=["GET", "POST"])
+@bp.route("/<id:pool_id>/codes/<bigid:code_id>", methods=["GET", "POST"])
 @requires(*MARKETING)
 def code_detail(pool_id: int, code_id: int):
     """One code: its history, and a form to cancel it with a reason."""
@@ -96,7 +96,7 @@ def code_detail(pool_id: int, code_id: int):
                            entries=history.for_code(code_id)), status
 
 
-@bp.post("/<id:pool_id>/codes/<id:code_id>/undo")
+@bp.post("/<id:pool_id>/codes/<bigid:code_id>/undo")
 @requires("admin")
 def undo_redemption(pool_id: int, code_id: int):
     """An admin undoes a code's redemption at any age (cashiers can only within minutes)."""

@@ -11,7 +11,7 @@ from datetime import UTC
 
 from flask import current_app, render_template, request
 
-from ..models import Job
+from ..models import BIG_ID_MAX, Job
 from ..services import (
     assignment,
     channels,
@@ -195,7 +195,7 @@ def file_job(pool_id: int, kind: str) -> dict:
     """The page's view of a background file job named by ?job= (the no-JavaScript way to
     follow one): the job while it runs, its result when done."""
     job_id = request.args.get("job", type=int)
-    if not job_id or not 1 <= job_id < 2**63:
+    if not job_id or not 1 <= job_id <= BIG_ID_MAX:
         return {}
     try:
         job = jobs.get(pool_id, job_id)
