@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters():
         """No text field may carry NUL: PostgreSQL cannot store it, and nobody types it."""
-        values = list(request.args.values())
+        values = [request.path, *request.args.values()]
         if request.method in ("POST", "PUT", "PATCH"):
             values += list(request.form.values())
             if request.is_json and b"\\u0000" in request.get_data():

@@ -93,3 +93,15 @@ def test_a_64_bit_id_past_its_range_is_a_404_and_a_large_one_no_error(app, calle
 
 def _args(app, endpoint: str) -> set[str]:
     return {arg for rule in app.url_map.iter_rules(endpoint) for arg in rule.arguments}
+
+
+def test_nul_in_a_path_is_refused_as_in_a_query_or_a_body(app, callers):
+    """PostgreSQL cannot compare text holding NUL: /customers/abc%00def/vouchers was a
+    500 there (a 404 on SQLite); the guard that reads queries, forms and bodies reads the
+    path too."""
+    client, headers = callers["api"]
+    api = client.get("/api/v1/customers/abc%00def/vouchers", headers=headers)
+    assert api.status_code == 400 and api.json["error"] == "invalid_request"
+    assert "NUL" in api.json["message"]
+    page = callers["other"][0].get("/v/abc%00def")
+    assert page.status_code == 400 and page.mimetype == "text/html"
