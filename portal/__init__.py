@@ -21,8 +21,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import config
+    from . import config, logs
     from .row_ids import CONVERTERS
+
+    logs.configure()
 
     app.url_map.converters.update(CONVERTERS)
 
@@ -67,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .web import register as register_web
 
+    logs.register(app)
     register_web(app)
 
     from .commands import register

@@ -97,11 +97,8 @@ def replenish(pool_id: int) -> None:
 @with_appcontext
 def worker(threads: int | None) -> None:
     """Run background jobs (campaign sends, large files, alerts) until stopped."""
-    import logging
-
     from ..queue import deliver_alerts, recover_jobs, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     restarted = recover_jobs()
     if restarted:
         click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")
