@@ -63,13 +63,9 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite.
+# Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite; the
+# others are 32-bit (vocabulary.ID_MAX and BIG_ID_MAX say how far each goes).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-# The largest id each kind of key holds: pools, users, stores and API keys have 32-bit
-# ids (PostgreSQL's integer), the tables that grow without end (codes, redemptions,
-# jobs, ...) BigId. A larger number names no row, and PostgreSQL refuses to compare it.
-ID_MAX = 2**31 - 1
-BIG_ID_MAX = 2**63 - 1
 
 
 def _values(enum_cls: type[enum.StrEnum]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from .models import BIG_ID_MAX, ID_MAX
+from .vocabulary import BIG_ID_MAX, ID_MAX
 
 
 class RowId(IntegerConverter):

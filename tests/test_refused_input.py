@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from portal.models import BIG_ID_MAX, ID_MAX
 from portal.services import accounts
+from portal.vocabulary import BIG_ID_MAX, ID_MAX
 
 # A valid body for each API operation that reads one, so that only the id can be wrong.
 API_BODIES = {
@@ -105,3 +105,22 @@ def test_nul_in_a_path_is_refused_as_in_a_query_or_a_body(app, callers):
     assert "NUL" in api.json["message"]
     page = callers["other"][0].get("/v/abc%00def")
     assert page.status_code == 400 and page.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("command", [
+    ["send", "{id}", "--channel", "email"],
+    ["replenish", "{id}"],
+    ["generate-codes", "{id}", "--count", "1"],
+    ["import-codes", "{id}", "{file}"],
+    ["assign-codes", "{id}", "{file}"],
+])
+def test_commands_refuse_a_pool_id_no_pool_can_have(runner, tmp_path, command):
+    """The commands took any integer: past 2147483647 PostgreSQL refused the query and the
+    command died with a traceback. Now it is bad input (exit 2) on both databases."""
+    data = tmp_path / "lines.csv"
+    data.write_text("customer_id\nC1\n")
+    args = [arg.format(id=ID_MAX + 1, file=data) for arg in command]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 2, result.output
+    assert "is not in the range 1<=x<=2147483647" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

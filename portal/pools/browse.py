@@ -8,12 +8,13 @@ from sqlalchemy.orm import joinedload
 
 from ..auth.forms import EmptyForm
 from ..extensions import db
-from ..models import BIG_ID_MAX, Code, CodeStatus, Customer
+from ..models import Code, CodeStatus, Customer
 from ..roles import MARKETING, current_actor, requires
 from ..services import history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
+from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .blueprint import bp
 from .forms import CancelForm

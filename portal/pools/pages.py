@@ -11,7 +11,7 @@ from datetime import UTC
 
 from flask import current_app, render_template, request
 
-from ..models import BIG_ID_MAX, Job
+from ..models import Job
 from ..services import (
     assignment,
     channels,
@@ -25,6 +25,7 @@ from ..services import (
 )
 from ..services.errors import DomainError
 from ..services.replenishment.settings import DEFAULT_EVERY_HOURS
+from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .forms import (
     ChannelForm,
