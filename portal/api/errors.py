@@ -49,7 +49,10 @@ def status_for(exc: DomainError) -> int:
     if isinstance(exc, Forbidden):
         return 403
     if isinstance(exc, InvalidInput):
-        return 400
+        # A wrong value is a 400. A refusal with its own reason is about values together
+        # or the server's set-up (invalid_window, channel_not_configured), which a
+        # request that matches the API's document can meet: 422.
+        return 400 if exc.reason == InvalidInput.reason else 422
     if isinstance(exc, RedemptionRefused):
         return {"already_redeemed": 409, "unknown_code": 404}.get(exc.reason, 422)
     if isinstance(exc, Conflict | PoolUnavailable):
