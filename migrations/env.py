@@ -9,9 +9,12 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# The ini file's logging, only where nothing set logging up yet: the portal configures it
+# when the app is built (portal/logs.py), and `portal serve` runs these migrations in its
+# own process, where fileConfig() would replace that set-up and, by default, disable every
+# logger that already exists, so the web server's errors would never reach the log.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -6,20 +6,8 @@ import os
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.exceptions import NotFound
-from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class RowId(IntegerConverter):
-    """A database id in a URL: any other number (0, or past 64 bits) is a plain 404."""
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if not 1 <= number < 2**63:
-            raise NotFound()
-        return number
 
 
 def register_security(app: Flask) -> None:
@@ -41,9 +29,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import config
+    from . import config, logs
+    from .row_ids import CONVERTERS
 
-    app.url_map.converters["id"] = RowId
+    logs.configure()
+
+    app.url_map.converters.update(CONVERTERS)
 
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
@@ -90,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .web import register as register_web
 
+    logs.register(app)
     register_web(app)
 
     from .commands import register

@@ -64,7 +64,8 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite.
+# Integer primary keys that are 64-bit on PostgreSQL and rowid aliases on SQLite; the
+# others are 32-bit (vocabulary.ID_MAX and BIG_ID_MAX say how far each goes).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 

@@ -1,12 +1,20 @@
-"""The portal's closed sets of words: roles, statuses, formats, channels and transports.
+"""The portal's closed sets of words: roles, statuses, formats, channels and transports,
+and the range of each kind of row id.
 
-Plain enums with no database behind them, so the models, the API schemas and the
+Plain values with no database behind them, so the models, the API schemas and the
 command line (which must start quickly) all take them from here.
 """
 
 from __future__ import annotations
 
 import enum
+
+# The largest id each kind of key holds: pools, users, stores and API keys have 32-bit
+# ids (PostgreSQL's integer), the tables that grow without end (codes, redemptions,
+# jobs, ...) 64-bit ones (models.BigId). A larger number names no row, and PostgreSQL
+# refuses to compare it with the column: the URL converters and the commands stop it.
+ID_MAX = 2**31 - 1
+BIG_ID_MAX = 2**63 - 1
 
 
 class Role(enum.StrEnum):

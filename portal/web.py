@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from flask import Flask, abort, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, abort, current_app, render_template, request
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .api import errors as api_errors
+from .extensions import db
+from .logs import request_id
 from .roles import MARKETING, TILL
 from .services import alerts
 from .services.codes import effective_expiry
 from .services.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 
 def htmx() -> bool:
@@ -45,7 +51,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters():
         """No text field may carry NUL: PostgreSQL cannot store it, and nobody types it."""
-        values = list(request.args.values())
+        values = [request.path, *request.args.values()]
         if request.method in ("POST", "PUT", "PATCH"):
             values += list(request.form.values())
             if request.is_json and b"\\u0000" in request.get_data():
@@ -70,3 +76,23 @@ def register(app: Flask) -> None:
         if exc.code in (401, 403, 404, 405, 410, 413, 429):
             return render_template("error.html", error=exc), exc.code
         return exc
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        """Any other failure: logged with its traceback and the request's id, which the
+        answer (JSON on the API, a page elsewhere) shows so it can be quoted."""
+        on_api = request.path.startswith("/api/")
+        propagate = current_app.config["PROPAGATE_EXCEPTIONS"]
+        if not on_api and (current_app.testing or current_app.debug if propagate is None else propagate):
+            raise exc  # the test client or the debugger shows it
+        log.exception("unexpected error on %s %s [request %s]", request.method, request.path, request_id())
+        db.session.rollback()  # the page below may read the database again
+        if on_api:
+            return api_errors.internal_error()
+        message = "Something went wrong on our side; it has been logged."
+        try:
+            return render_template("error.html", error=InternalServerError(), message=message,
+                                   request_id=request_id()), 500
+        except Exception:  # noqa: BLE001  (the fault may break the layout too)
+            log.exception("the error page failed too [request %s]", request_id())
+            return f"<p>{message} Request {escape(request_id())}.</p>", 500

@@ -89,12 +89,37 @@ def test_ean13_only_for_valid_13_digit_codes():
     assert "<svg" in svg("123456789012", "ean13")  # drawn as Code 128 instead
 
 
-def test_exports_keep_numbers_and_neutralise_formulas():
-    assert safe_cell("+48 608 437 485") == "+48 608 437 485"
-    assert safe_cell("-12") == "-12"
-    assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert safe_cell("+SUM(A1)") == "'+SUM(A1)"
-    assert safe_cell("@cmd") == "'@cmd"
+@pytest.mark.parametrize(("cell", "written"), [
+    # Arithmetic that once passed as a "plain number": a spreadsheet computes it.
+    ("-1-1-1", "'-1-1-1"),
+    ("-123-45", "'-123-45"),
+    ("+48 608 437 485", "'+48 608 437 485"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+    ("=1+1", "'=1+1"),
+    ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+    ("+SUM(A1)", "'+SUM(A1)"),
+    ("@SUM(1)", "'@SUM(1)"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ("-", "'-"),
+    ("+", "'+"),
+    ("-0x1F", "'-0x1F"),
+    # Numbers as a spreadsheet reads them evaluate to themselves, so they stay readable;
+    # a phone number in E.164 is one.
+    ("-5", "-5"),
+    ("-1.5", "-1.5"),
+    ("-1,5", "-1,5"),
+    ("+3e5", "+3e5"),
+    ("-.5", "-.5"),
+    ("+48608437485", "+48608437485"),
+    ("1e5", "1e5"),
+    ("1-2", "1-2"),
+    ("ana@example.com", "ana@example.com"),
+    ("", ""),
+    (None, ""),
+])
+def test_exports_neutralise_what_a_spreadsheet_would_evaluate(cell, written):
+    assert safe_cell(cell) == written
 
 
 def test_messages_only_fill_the_known_placeholders():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from ..logs import request_id
 from ..services.errors import (
     CodeSpaceTooSmall,
     Conflict,
@@ -19,8 +19,6 @@ from ..services.errors import (
     PoolUnavailable,
     RedemptionRefused,
 )
-
-log = logging.getLogger(__name__)
 
 HTTP_REASONS = {
     400: "invalid_request",
@@ -51,7 +49,10 @@ def status_for(exc: DomainError) -> int:
     if isinstance(exc, Forbidden):
         return 403
     if isinstance(exc, InvalidInput):
-        return 400
+        # A wrong value is a 400. A refusal with its own reason is about values together
+        # or the server's set-up (invalid_window, channel_not_configured), which a
+        # request that matches the API's document can meet: 422.
+        return 400 if exc.reason == InvalidInput.reason else 422
     if isinstance(exc, RedemptionRefused):
         return {"already_redeemed": 409, "unknown_code": 404}.get(exc.reason, 422)
     if isinstance(exc, Conflict | PoolUnavailable):
@@ -62,7 +63,9 @@ def status_for(exc: DomainError) -> int:
 
 
 def body(error: str, message: str, **details: Any):
-    return jsonify({"error": error, "message": message, **_jsonable(details)})
+    """An error as the API answers it; `request_id` finds it in the server's log."""
+    return jsonify({"error": error, "message": message, **_jsonable(details),
+                    "request_id": request_id()})
 
 
 def _jsonable(details: dict) -> dict:
@@ -92,19 +95,15 @@ def http_error(exc: HTTPException):
     return response
 
 
-def register(app: Flask) -> None:
-    """Install handlers that answer JSON on /api paths and leave other pages alone."""
+def internal_error():
+    """An unexpected failure on an /api path (already logged with this request's id)."""
+    return body("internal_error", f"Something went wrong on our side; it has been logged as "
+                f"request {request_id()}."), 500
 
-    def on_api() -> bool:
-        return request.path.startswith("/api/")
+
+def register(app: Flask) -> None:
+    """Answer a view's ApiError as JSON."""
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return body(exc.error, exc.message, **exc.details), exc.status
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        if not on_api():
-            raise exc
-        log.exception("unexpected error on %s", request.path)
-        return body("internal_error", "Something went wrong on our side; it has been logged."), 500

@@ -7,11 +7,11 @@ import enum
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import models
-from ..services import generation, pools
-from ..services.codes import MAX_LENGTH
+from ..services import customers, generation, pools, text, times
+from ..services.codes import MAX_LENGTH, MIN_LENGTH
 from ..services.replenishment import settings as refill
 
 
@@ -37,6 +37,27 @@ def Whole(**bounds: int):  # noqa: N802  (reads like a type in the models)
     return Annotated[int, Field(**bounds), BeforeValidator(_whole)]
 
 
+def Text(**limits: int):  # noqa: N802
+    """Any text without NUL (which no text column can hold)."""
+    return Annotated[str, Field(pattern=text.TEXT_PATTERN, **limits)]
+
+
+def Filled(**limits: int):  # noqa: N802
+    """Text that is not blank once trimmed, as the services trim it: a name, an id, a reason."""
+    return Annotated[str, Field(pattern=text.FILLED_PATTERN, **limits)]
+
+
+def _in_years(moment: datetime) -> datetime:
+    if not times.in_range(moment):
+        raise ValueError(f"must be in the years {times.FIRST_YEAR} to {times.LAST_YEAR}")
+    return moment
+
+
+# A date-time with its zone, in the years the portal stores (as written).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_years),
+                   Field(json_schema_extra={"pattern": times.YEAR_PATTERN})]
+
+
 class Strict(BaseModel):
     """Request bodies: no unknown fields and no type coercion (0 is not a date)."""
 
@@ -44,20 +65,24 @@ class Strict(BaseModel):
 
 
 class Error(BaseModel):
-    error: str = Field(description="Machine-readable reason, e.g. `pool_exhausted`.")
+    error: str = Field(description="Machine-readable reason, e.g. `pool_exhausted`; each "
+                       "response lists the reasons it can carry.")
     message: str = Field(description="What went wrong, for people.")
+    request_id: str = Field(description=(
+        "This request's id, also sent as the `X-Request-ID` header (a request may name its "
+        "own: 8–64 of A–Z a–z 0–9 . _ : -). The server logs its errors with it: quote it."))
     model_config = ConfigDict(extra="allow")
 
 
 class PoolSettings(Strict):
     """The pool's settings other than its name, all optional."""
 
-    description: str | None = Field(None, max_length=pools.DESCRIPTION_MAX)
-    benefit: str | None = Field(None, max_length=pools.BENEFIT_MAX, description=(
+    description: Text(max_length=pools.DESCRIPTION_MAX) | None = None
+    benefit: Text(max_length=pools.BENEFIT_MAX) | None = Field(None, description=(
         "What the customer gets, as the voucher and the till show it."))
-    terms: str | None = Field(None, max_length=pools.TERMS_MAX)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    terms: Text(max_length=pools.TERMS_MAX) | None = None
+    valid_from: Moment | None = None
+    valid_until: Moment | None = Field(None, description="After valid_from (else 422 `invalid_window`).")
     per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) | None = None
     low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN,
                                le=pools.LOW_STOCK_THRESHOLD_MAX) | None = None
@@ -68,19 +93,21 @@ class PoolSettings(Strict):
 class ReplenishmentIn(Strict):
     """Keeping the pool filled; a field left out stays as it is."""
 
-    url: str | None = Field(None, max_length=refill.URL_MAX, description=(
-        "An http(s) address of the partner's file, fetched on the schedule; null removes it."))
-    bearer_token: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
+    url: Text(max_length=refill.URL_MAX) | None = Field(None, description=(
+        "An http(s) address of the partner's file, fetched on the schedule; null removes it. "
+        "One that is not such an address is refused with 422 `invalid_url`."))
+    bearer_token: Text(max_length=refill.SECRET_MAX) | None = Field(None, description=(
         "Write-only: sent as `Authorization: Bearer`. Never returned; an empty string removes it."))
-    username: str | None = Field(None, max_length=refill.USERNAME_MAX, description="For HTTP basic sign-in.")
-    password: str | None = Field(None, max_length=refill.SECRET_MAX, description=(
+    username: Text(max_length=refill.USERNAME_MAX) | None = Field(None, description="For HTTP basic sign-in.")
+    password: Text(max_length=refill.SECRET_MAX) | None = Field(None, description=(
         "Write-only, for HTTP basic sign-in. Never returned; an empty string removes it."))
     every_hours: Whole(ge=refill.EVERY_HOURS_MIN, le=refill.EVERY_HOURS_MAX) | None = Field(
         None, description="Fetch every N hours.")
-    daily_at: str | None = Field(None, pattern=refill.DAILY_AT_PATTERN,
-                                 description="Or fetch daily at HH:MM, UTC.")
+    daily_at: str | None = Field(None, pattern=refill.DAILY_AT_PATTERN, description=(
+        "Or fetch daily at HH:MM, UTC (not both: 422 `two_schedules`)."))
     drop_folder: bool | None = Field(None, description=(
-        "Import files named `pool-<id>-…` that appear in the server's drop folder."))
+        "Import files named `pool-<id>-…` that appear in the server's drop folder (422 "
+        "`drop_folder_not_configured` when the server has none)."))
     top_up_count: Whole(ge=0, le=refill.TOP_UP_COUNT_MAX) | None = Field(None, description=(
         "Codes to generate (with the pool's latest generation settings) each time available "
         "codes fall below the low-stock threshold; 0 turns it off."))
@@ -89,12 +116,19 @@ class ReplenishmentIn(Strict):
 
 
 class PoolCreate(PoolSettings):
-    name: str = Field(min_length=1, max_length=pools.NAME_MAX)
+    name: Filled(max_length=pools.NAME_MAX)
 
 
 class PoolPatch(PoolSettings):
-    name: str | None = Field(None, min_length=1, max_length=pools.NAME_MAX)
-    status: PoolStatus | None = None
+    """A field left out stays as it is; null clears the texts, the dates and the
+    replenishment's settings, and is refused for the fields that always have a value."""
+
+    name: Filled(max_length=pools.NAME_MAX) = None
+    per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) = None
+    low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN, le=pools.LOW_STOCK_THRESHOLD_MAX) = None
+    barcode_format: BarcodeFormat = None
+    require_assignment: bool = None
+    status: PoolStatus = None
     replenishment: ReplenishmentIn | None = None
 
 
@@ -196,12 +230,17 @@ class Generate(Strict):
         f"How many codes; at most {generation.REQUEST_MAX_COUNT:,} per request (the CLI takes "
         f"up to {generation.MAX_COUNT:,})."))
     length: Whole(ge=generation.LENGTH_MIN, le=generation.LENGTH_MAX) = generation.DEFAULT_LENGTH
-    charset: str = Field("alphanumeric", min_length=1, max_length=100, description=(
-        "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set."))
+    charset: str = Field("alphanumeric", min_length=1, max_length=100,
+                         pattern=generation.CHARSET_PATTERN, description=(
+        "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set "
+        "of at least two different characters (else 422 `charset_too_small`)."))
     pattern: str | None = Field(None, min_length=1, max_length=MAX_LENGTH,
+                                pattern=generation.PATTERN_PATTERN,
                                 description="For example `SUMMER-####-####`; # is random.")
-    prefix: str = Field("", max_length=MAX_LENGTH)
-    postfix: str = Field("", max_length=MAX_LENGTH)
+    prefix: str = Field("", max_length=MAX_LENGTH, pattern=generation.LITERAL_PATTERN, description=(
+        f"Prefix, random part and postfix make codes of {MIN_LENGTH}–{MAX_LENGTH} characters "
+        "(else 422 `invalid_code_length`)."))
+    postfix: str = Field("", max_length=MAX_LENGTH, pattern=generation.LITERAL_PATTERN)
 
 
 class Generated(BaseModel):
@@ -210,14 +249,25 @@ class Generated(BaseModel):
     counts: Counts
 
 
-class CustomerIn(Strict):
-    customer_id: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=32)
-    first_name: str | None = Field(None, max_length=200)
-    last_name: str | None = Field(None, max_length=200)
+class CustomerRow(Strict):
+    """A customer in a bulk assignment: a row whose values are refused (`missing_customer_id`,
+    `invalid_email`, `invalid_phone`) is listed in `failed`, and the others are assigned."""
+
+    customer_id: Text(max_length=200)
+    email: Text(max_length=customers.EMAIL_MAX) | None = None
+    phone: Text(max_length=32) | None = None
+    first_name: Text(max_length=200) | None = None
+    last_name: Text(max_length=200) | None = None
     email_consent: bool | None = None
     sms_consent: bool | None = None
+
+
+class CustomerIn(CustomerRow):
+    """One customer: values the services refuse are refused here, as a 400."""
+
+    customer_id: Filled(max_length=200)
+    email: str | None = Field(None, max_length=customers.EMAIL_MAX, pattern=customers.EMAIL_PATTERN)
+    phone: str | None = Field(None, max_length=32, pattern=customers.PHONE_PATTERN)
 
 
 class Assignment(BaseModel):
@@ -231,7 +281,7 @@ class Assignment(BaseModel):
 
 
 class BulkAssign(Strict):
-    customers: list[CustomerIn] = Field(max_length=10_000)
+    customers: list[CustomerRow] = Field(max_length=10_000)
 
 
 class BulkFailure(BaseModel):
@@ -267,7 +317,7 @@ class CustomerVouchers(BaseModel):
 
 
 class Validate(Strict):
-    code: str = Field(max_length=200)
+    code: Text(max_length=200)
 
 
 class Validation(BaseModel):
@@ -277,9 +327,10 @@ class Validation(BaseModel):
 
 
 class Redeem(Strict):
-    code: str = Field(max_length=200)
-    store: str | None = Field(None, max_length=32, description="The store's code.")
-    order_ref: str | None = Field(None, max_length=200)
+    code: Text(max_length=200)
+    store: Text(max_length=32) | None = Field(None, description=(
+        "The store's code (422 `unknown_store` when there is no such store)."))
+    order_ref: Text(max_length=200) | None = None
 
 
 class Redemption(BaseModel):
@@ -293,7 +344,7 @@ class Redemption(BaseModel):
 
 
 class Rollback(Strict):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Filled(max_length=1000)
 
 
 class RolledBack(Redemption):

@@ -14,18 +14,39 @@ from flask import request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from ..row_ids import CONVERTERS
+from ..services.text import TEXT_PATTERN
 from .auth import authenticate
 from .blueprint import bp
 from .errors import ApiError
 from .schemas import Error
 
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error status an operation answers: what it means, and every `error` it carries."""
+
+    text: str
+    reasons: tuple[str, ...]
+
+
+def refused(text: str, *reasons: str) -> Refusal:
+    return Refusal(text, reasons)
+
+
 COMMON_ERRORS = {
-    400: "Malformed JSON or wrong fields (`invalid_request`).",
-    401: "No API key, or a wrong one (`unauthorized`).",
-    403: "The key's scope does not allow this (`forbidden`).",
-    413: "The body is over the configured limit (`too_large`).",
-    429: "Too many requests (`rate_limited`); see `Retry-After`.",
+    400: refused("The request does not match this document: malformed JSON, or wrong fields "
+                 "(named in `fields`).", "invalid_request"),
+    401: refused("No API key, or a wrong one.", "unauthorized"),
+    403: refused("The key's scope does not allow this.", "forbidden"),
+    413: refused("The body is over the configured limit.", "too_large"),
+    429: refused("Too many requests; see `Retry-After`.", "rate_limited"),
 }
+# A path naming nothing: an id past its column's range, a route that does not exist.
+NO_ROUTE = refused("No such resource.", "not_found")
+REQUEST_ID_HEADER = {"X-Request-ID": {
+    "description": "This request's id; the server logs its errors with it.",
+    "schema": {"type": "string", "minLength": 8, "maxLength": 64}}}
 
 
 @dataclass
@@ -37,7 +58,7 @@ class Operation:
     scope: str
     body: type[BaseModel] | None
     responses: dict[int, type[BaseModel]]
-    errors: dict[int, str]
+    errors: dict[int, Refusal]
     upload: bool = False
     headers: list[dict] = field(default_factory=list)
     public: bool = False
@@ -54,7 +75,7 @@ def operation(
     responses: dict[int, type[BaseModel]],
     scope: str = "integration",
     body: type[BaseModel] | None = None,
-    errors: dict[int, str] | None = None,
+    errors: dict[int, Refusal] | None = None,
     upload: bool = False,
     headers: list[dict] | None = None,
     public: bool = False,
@@ -124,21 +145,27 @@ def openapi() -> dict:
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
         path = bp.url_prefix + _PARAM.sub(lambda m: "{" + m.group(2) + "}", op.rule)
+        path_params = _PARAM.findall(op.rule)
         parameters = [
             {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1} if conv == "id"
-             else {"type": "string", "minLength": 1, "maxLength": 200}}
-            for conv, name in _PARAM.findall(op.rule)
+             "schema": {"type": "integer", "minimum": 1, "maximum": CONVERTERS[conv].largest}
+             if conv in CONVERTERS
+             else {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN}}
+            for conv, name in path_params
         ] + op.headers
         responses: dict[str, Any] = {
-            str(status): {"description": "OK" if status < 300 else "Done",
+            str(status): {"description": "OK" if status < 300 else "Done", "headers": REQUEST_ID_HEADER,
                           "content": {"application/json": {"schema": ref(model)}}}
             for status, model in op.responses.items()
         }
-        errors = {} if op.public else {**COMMON_ERRORS, **op.errors}
-        for status, text in sorted(errors.items()):
+        routing = {404: NO_ROUTE} if path_params else {}
+        errors = {} if op.public else _merged(routing, COMMON_ERRORS, op.errors)
+        for status, refusal in sorted(errors.items()):
+            reasons = ", ".join(f"`{reason}`" for reason in refusal.reasons)
             responses[str(status)] = {
-                "description": text, "content": {"application/json": {"schema": ref(Error)}}}
+                "description": f"{refusal.text} ({reasons})", "headers": REQUEST_ID_HEADER,
+                "content": {"application/json": {"schema": {"allOf": [
+                    ref(Error), {"properties": {"error": {"enum": list(refusal.reasons)}}}]}}}}
         entry: dict[str, Any] = {"operationId": op.name, "summary": op.summary,
                                  "parameters": parameters, "responses": responses}
         if not op.public:
@@ -156,11 +183,16 @@ def openapi() -> dict:
                     "properties": {"file": {"type": "string", "format": "binary"}}}},
             }}
         paths.setdefault(path, {})[op.method.lower()] = entry
+    for schema in schemas.values():
+        _drop_impossible_defaults(schema)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Voucher portal API", "version": "1.0.0",
-                 "description": "Pools, codes, assignment and redemption for tills and "
-                                "integrations. Every error is JSON `{error, message}`."},
+        "info": {"title": "Voucher portal API", "version": "1.0.0", "description": (
+            "Pools, codes, assignment and redemption for tills and integrations. Every error is "
+            "JSON `{error, message, request_id}`. A request that does not match this document "
+            "is refused with 400 `invalid_request`; one that does but breaks a rule the "
+            "document cannot state (two fields together, the state of a pool, what this "
+            "server has set up) with 422 or 409 and the reason each response lists.")},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
@@ -169,3 +201,25 @@ def openapi() -> dict:
                                            "description": "A key from `portal create-api-key`."}},
         },
     }
+
+
+def _merged(*tables: dict[int, Refusal]) -> dict[int, Refusal]:
+    """The error statuses of an operation: each status's text from the last table that
+    has it, its reasons from all of them."""
+    merged: dict[int, Refusal] = {}
+    for table in tables:
+        for status, refusal in table.items():
+            earlier = merged.get(status)
+            reasons = (earlier.reasons if earlier else ()) + refusal.reasons
+            merged[status] = Refusal(refusal.text, tuple(dict.fromkeys(reasons)))
+    return merged
+
+
+def _drop_impossible_defaults(schema: dict) -> None:
+    """A field that may be left out but never be null (PATCH's name, status, ...) has no
+    default in the document: pydantic writes `default: null` for it."""
+    for prop in schema.get("properties", {}).values():
+        nullable = prop.get("type") == "null" or any(
+            option.get("type") == "null" for option in prop.get("anyOf", ()))
+        if "default" in prop and prop["default"] is None and not nullable:
+            del prop["default"]

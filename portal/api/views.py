@@ -21,16 +21,20 @@ from ..services import (
 )
 from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
-from ..services.errors import DomainError, InvalidInput
+from ..services.errors import DomainError
 from ..services.links import voucher_url
 from ..services.urls import without_credentials
 from . import schemas
 from .auth import key_identity
 from .blueprint import bp
 from .errors import ApiError
-from .spec import openapi, operation
+from .spec import openapi, operation, refused
 
-NOT_FOUND = {404: "No such pool (`unknown_pool`)."}
+NOT_FOUND = {404: refused("No such pool.", "unknown_pool")}
+NAME_TAKEN = refused("The name is taken.", "conflict")
+ARCHIVED = refused("The pool is archived.", "pool_archived")
+ARCHIVED_OR_BUSY = refused("The pool is archived, or another import kept the code space busy "
+                           "for 30 s.", "pool_archived", "codes_being_loaded")
 
 
 def _counts(pool_id: int) -> schemas.Counts:
@@ -113,7 +117,8 @@ GUARDED = (
 
 
 @operation("POST", "/pools", summary="Create a pool", body=schemas.PoolCreate,
-           responses={201: schemas.Pool}, errors={409: "The name is taken (`conflict`)."})
+           responses={201: schemas.Pool},
+           errors={409: NAME_TAKEN, 422: refused("valid_until is not after valid_from.", "invalid_window")})
 def create_pool(body: schemas.PoolCreate):
     values = body.model_dump(exclude={"name"}, exclude_none=True)
     return _pool(pools.create_pool(body.name, **values)), 201
@@ -132,17 +137,12 @@ def get_pool(pool_id: int):
 
 @operation("PATCH", "/pools/<id:pool_id>", summary="Change a pool's settings or status",
            body=schemas.PoolPatch, responses={200: schemas.Pool},
-           errors={**NOT_FOUND, 409: "The name is taken (`conflict`)."})
+           errors={**NOT_FOUND, 409: NAME_TAKEN, 422: refused(
+               "Values that do not go together, an address that is not an http(s) URL, or a "
+               "drop folder this server does not have.", "invalid_window", "invalid_url",
+               "two_schedules", "drop_folder_not_configured")})
 def patch_pool(pool_id: int, body: schemas.PoolPatch):
-    values = body.model_dump(exclude_unset=True)
-    for field in ("name", "per_customer_limit", "low_stock_threshold", "barcode_format",
-                  "require_assignment", "status"):
-        if field in values and values[field] is None:
-            raise ApiError(400, "invalid_request", f"{field} cannot be null.",
-                           fields=[{"field": field, "message": "cannot be null"}])
-    for field in ("description", "benefit", "terms"):
-        if field in values and values[field] is None:
-            values[field] = ""
+    values = body.model_dump(exclude_unset=True)  # null texts become empty in the service
     refill = values.pop("replenishment", None)
     if refill is not None:
         for name, empty in (("bearer_token", None), ("password", None), ("drop_folder", False),
@@ -159,8 +159,9 @@ def patch_pool(pool_id: int, body: schemas.PoolPatch):
 
 @operation("POST", "/pools/<id:pool_id>/replenish", summary="Replenish the pool now",
            responses={200: schemas.ReplenishmentRuns},
-           errors={**NOT_FOUND, 400: "Nothing is set up (`not_configured`).",
-                   409: "A replenishment of this pool is running (`replenishment_running`)."})
+           errors={**NOT_FOUND, 409: refused("A replenishment of this pool is running.",
+                                             "replenishment_running"),
+                   422: refused("Nothing is set up.", "not_configured")})
 def replenish(pool_id: int):
     """Fetch the URL, scan the drop folder and top up, now; one record per source run."""
     runs = replenishment.run_now(pool_id)
@@ -169,10 +170,10 @@ def replenish(pool_id: int):
 
 @operation("POST", "/pools/<id:pool_id>/codes", summary="Import a file of codes", upload=True,
            responses={200: schemas.ImportResult, 202: schemas.ImportJob},
-           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`), or another import kept "
-                                     "the code space busy for 30 s (`codes_being_loaded`).",
-                   415: "Send text/csv, text/plain or multipart field `file`.",
-                   422: "The file cannot be read (`malformed_file`)."})
+           errors={**NOT_FOUND, 409: ARCHIVED_OR_BUSY,
+                   415: refused("Send text/csv, text/plain or multipart field `file`.",
+                                "unsupported_media_type"),
+                   422: refused("The file cannot be read.", "malformed_file")})
 def import_codes(pool_id: int):
     pools.get_pool(pool_id)  # 404 before reading a large body
     upload = None
@@ -212,9 +213,9 @@ def _import_job(job) -> schemas.ImportJob:  # noqa: ANN001
         result=_import_result(imports.result_of(done["batch_id"], done.get("notes"))) if done else None)
 
 
-@operation("GET", "/pools/<id:pool_id>/imports/<id:job_id>", summary="A background import's progress",
+@operation("GET", "/pools/<id:pool_id>/imports/<bigid:job_id>", summary="A background import's progress",
            responses={200: schemas.ImportJob},
-           errors={404: "No such import job for this pool (`unknown_job`)."})
+           errors={404: refused("No such import job for this pool.", "unknown_job")})
 def get_import(pool_id: int, job_id: int):
     job = jobs.get(pool_id, job_id)
     if job.kind != JobKind.IMPORT:
@@ -224,10 +225,10 @@ def get_import(pool_id: int, job_id: int):
 
 @operation("POST", "/pools/<id:pool_id>/codes/generate", summary="Generate codes",
            body=schemas.Generate, responses={201: schemas.Generated},
-           errors={**NOT_FOUND, 409: "The pool is archived (`pool_archived`), or another import kept "
-                                     "the code space busy for 30 s (`codes_being_loaded`).",
-                   422: "Not enough code space left (`code_space_too_small`), or more codes "
-                        "than this server generates per request (`too_many_codes`)."})
+           errors={**NOT_FOUND, 409: ARCHIVED_OR_BUSY, 422: refused(
+               "Not enough code space left, more codes than this server generates per request, "
+               "a character set of one character, or codes that would be too short or long.",
+               "code_space_too_small", "too_many_codes", "charset_too_small", "invalid_code_length")})
 def generate_codes(pool_id: int, body: schemas.Generate):
     most = current_app.config["API_GENERATE_MAX"]
     if body.count > most:
@@ -240,13 +241,14 @@ def generate_codes(pool_id: int, body: schemas.Generate):
                              counts=schemas.Counts(**result.counts.as_dict())), 201
 
 
-def _customer(data: schemas.CustomerIn) -> CustomerData:
+def _customer(data: schemas.CustomerRow) -> CustomerData:
     return CustomerData(**data.model_dump())
 
 
 @operation("POST", "/pools/<id:pool_id>/assignments", summary="Assign a code to a customer",
            body=schemas.CustomerIn, responses={201: schemas.Assignment, 200: schemas.Assignment},
-           errors={**NOT_FOUND, 409: "`pool_exhausted`, `pool_inactive` or `pool_expired`."})
+           errors={**NOT_FOUND, 409: refused("The pool gives no code now.", "pool_exhausted",
+                                             "pool_inactive", "pool_expired")})
 def assign(pool_id: int, body: schemas.CustomerIn):
     result = assignment.assign_code(pool_id, _customer(body), actor=g.actor)
     return schemas.Assignment(
@@ -258,7 +260,8 @@ def assign(pool_id: int, body: schemas.CustomerIn):
 
 @operation("POST", "/pools/<id:pool_id>/assignments/bulk", summary="Assign codes to many customers",
            body=schemas.BulkAssign, responses={200: schemas.BulkResult},
-           errors={**NOT_FOUND, 409: "`pool_inactive` or `pool_expired`."})
+           errors={**NOT_FOUND, 409: refused("The pool gives no codes now.", "pool_inactive",
+                                             "pool_expired")})
 def assign_bulk(pool_id: int, body: schemas.BulkAssign):
     rows = [(index, _customer(c)) for index, c in enumerate(body.customers)]
     result = assignment.assign_many(pool_id, rows, actor=g.actor)
@@ -282,22 +285,18 @@ def _send(report) -> schemas.Send:  # noqa: ANN001
 
 @operation("POST", "/pools/<id:pool_id>/sends", summary="Send the campaign on a channel",
            body=schemas.SendStart, responses={202: schemas.Send, 200: schemas.Send},
-           errors={**NOT_FOUND, 409: "The pool is not active (`pool_inactive`).",
-                   422: "The channel is not configured on this server (`channel_not_configured`)."})
+           errors={**NOT_FOUND, 409: refused("The pool is not active.", "pool_inactive"),
+                   422: refused("The channel is not configured on this server.",
+                                "channel_not_configured")})
 def start_send(pool_id: int, body: schemas.SendStart):
     """202 with a new send; 200 with the send already under way on that channel."""
-    try:
-        job, created = queue.start_send(pool_id, body.channel,
-                                        resend_interrupted=body.resend_interrupted)
-    except InvalidInput as exc:
-        if exc.reason != "channel_not_configured":
-            raise
-        raise ApiError(422, exc.reason, exc.message) from exc
+    job, created = queue.start_send(pool_id, body.channel, resend_interrupted=body.resend_interrupted)
     return _send(sending.progress(job.id)), (202 if created else 200)
 
 
-@operation("GET", "/pools/<id:pool_id>/sends/<id:send_id>", summary="A send's progress",
-           responses={200: schemas.Send}, errors={404: "No such send for this pool (`unknown_job`)."})
+@operation("GET", "/pools/<id:pool_id>/sends/<bigid:send_id>", summary="A send's progress",
+           responses={200: schemas.Send},
+           errors={404: refused("No such send for this pool.", "unknown_job")})
 def get_send(pool_id: int, send_id: int):
     job = sending.get_job(pool_id, send_id)
     return _send(sending.progress(job.id)), 200
@@ -305,7 +304,7 @@ def get_send(pool_id: int, send_id: int):
 
 @operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",
            scope="pos", responses={200: schemas.CustomerVouchers},
-           errors={404: "No such customer (`unknown_customer`)."})
+           errors={404: refused("No such customer.", "unknown_customer")})
 def customer_vouchers(customer_id: str):
     customer: Customer = customers.find(customer_id)
     held = assignment.holdings(customer.id)
@@ -324,6 +323,8 @@ def validate(body: schemas.Validate):
                               voucher=_voucher(verdict.code) if verdict.code else None), 200
 
 
+# The refusals of a known code (redemption.REASONS) that are neither 404 nor 409.
+NOT_NOW = tuple(reason for reason in redemption.REASONS if reason not in ("unknown_code", "already_redeemed"))
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "description": "Repeat a redemption safely: the same key returns the first result.",
@@ -334,9 +335,12 @@ IDEMPOTENCY_HEADER = {
 @operation("POST", "/redemptions", summary="Redeem a code, exactly once", scope="pos",
            body=schemas.Redeem, responses={201: schemas.Redemption},
            headers=[IDEMPOTENCY_HEADER], decorators=GUARDED,
-           errors={404: "No such code (`unknown_code`).",
-                   409: "Already redeemed (`already_redeemed`, with `redeemed_at` and `store`).",
-                   422: "Cannot be redeemed now: `reason` in `error` (e.g. `expired`)."})
+           errors={404: refused("No such code.", "unknown_code"),
+                   409: refused("Already redeemed (with `redeemed_at` and `store`), or the "
+                                "Idempotency-Key was used for another code or rolled back.",
+                                "already_redeemed", "idempotency_key_reused",
+                                "idempotency_key_rolled_back"),
+                   422: refused("Cannot be redeemed now, or no such store.", *NOT_NOW, "unknown_store")})
 def redeem(body: schemas.Redeem):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 150):
@@ -355,10 +359,10 @@ def redeem(body: schemas.Redeem):
     return _redemption(done), 201
 
 
-@operation("POST", "/redemptions/<id:redemption_id>/rollback", summary="Undo a redemption",
+@operation("POST", "/redemptions/<bigid:redemption_id>/rollback", summary="Undo a redemption",
            scope="pos", body=schemas.Rollback, responses={200: schemas.RolledBack},
-           errors={404: "No such redemption (`unknown_redemption`).",
-                   409: "Already rolled back (`already_rolled_back`)."})
+           errors={404: refused("No such redemption.", "unknown_redemption"),
+                   409: refused("Already rolled back.", "already_rolled_back")})
 def rollback(redemption_id: int, body: schemas.Rollback):
     done = redemption.rollback(redemption_id, body.reason, actor=g.actor)
     base = _redemption(done).model_dump()

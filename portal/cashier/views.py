@@ -79,7 +79,7 @@ def redeem():
     return _page(redeemed=done)
 
 
-@bp.post("/redemptions/<id:redemption_id>/undo")
+@bp.post("/redemptions/<bigid:redemption_id>/undo")
 @requires(*TILL)
 def undo(redemption_id: int):
     """Undo one of this cashier's own redemptions within ten minutes (admins: any)."""

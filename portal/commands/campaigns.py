@@ -11,11 +11,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..vocabulary import Transport
-from .exits import EXIT_REFUSED, domain_errors
+from .exits import EXIT_REFUSED, POOL_ID, domain_errors
 
 
 @click.command("send")
-@click.argument("pool_id", type=int)
+@click.argument("pool_id", type=POOL_ID)
 @click.option("--channel", type=click.Choice([word.value for word in Transport]), required=True)
 @click.option("--wait", is_flag=True,
               help="Send from this process and return when done, with the counts.")
@@ -65,7 +65,7 @@ def send(pool_id: int, channel: str, wait: bool, resend_interrupted: bool) -> No
 
 
 @click.command("replenish")
-@click.argument("pool_id", type=int)
+@click.argument("pool_id", type=POOL_ID)
 @with_appcontext
 @domain_errors
 def replenish(pool_id: int) -> None:
@@ -97,11 +97,8 @@ def replenish(pool_id: int) -> None:
 @with_appcontext
 def worker(threads: int | None) -> None:
     """Run background jobs (campaign sends, large files, alerts) until stopped."""
-    import logging
-
     from ..queue import deliver_alerts, recover_jobs, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     restarted = recover_jobs()
     if restarted:
         click.echo(f"picked up {len(restarted)} unfinished job(s): {restarted}")

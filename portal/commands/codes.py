@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..vocabulary import BarcodeFormat
-from .exits import domain_errors
+from .exits import POOL_ID, domain_errors
 
 
 class Moment(click.ParamType):
@@ -49,7 +49,7 @@ def create_pool(name: str, **options: Any) -> None:
 
 
 @click.command("import-codes")
-@click.argument("pool_id", type=int)
+@click.argument("pool_id", type=POOL_ID)
 @click.argument("file", type=click.File("rb"))
 @with_appcontext
 @domain_errors
@@ -74,7 +74,7 @@ def import_codes(pool_id: int, file: Any) -> None:
 
 
 @click.command("generate-codes")
-@click.argument("pool_id", type=int)
+@click.argument("pool_id", type=POOL_ID)
 @click.option("--count", type=click.IntRange(min=1), required=True)
 @click.option("--length", type=int, help="Characters per code (the generator's default when left out).")
 @click.option("--charset", default="alphanumeric", show_default=True,
@@ -98,7 +98,7 @@ def generate_codes(pool_id: int, count: int, **spec: Any) -> None:
 
 
 @click.command("assign-codes")
-@click.argument("pool_id", type=int)
+@click.argument("pool_id", type=POOL_ID)
 @click.argument("file", type=click.File("rb"))
 @click.option("--on-send", is_flag=True,
               help="Add the customers to the campaign; their codes come with their messages.")

@@ -1,4 +1,5 @@
-"""Exit codes of the `portal` commands, and the one place a refusal becomes one."""
+"""Exit codes of the `portal` commands, the one place a refusal becomes one, and the
+argument that names a pool."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import Any
 
 import click
 
+from ..vocabulary import ID_MAX
+
 # Exit codes, so scripts can tell refusals apart.
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
+
+# A pool's id: a number past the column's range names no pool (PostgreSQL would refuse
+# the query), so it is bad input (exit 2) before the database sees it.
+POOL_ID = click.IntRange(1, ID_MAX)
 
 
 def domain_errors(command: Callable) -> Callable:

@@ -10,7 +10,7 @@ from .blueprint import bp
 from .pages import file_job_context
 
 
-@bp.get("/<id:pool_id>/jobs/<id:job_id>")
+@bp.get("/<id:pool_id>/jobs/<bigid:job_id>")
 @requires(*MARKETING)
 def file_job_progress(pool_id: int, job_id: int):
     """A file job's panel, polled while it runs; when it ends, its result (286 stops

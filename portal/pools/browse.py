@@ -15,6 +15,7 @@ from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.loading import is_live
 from ..services.spreadsheet import csv_lines
+from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .blueprint import bp
 from .forms import CancelForm
@@ -52,7 +53,7 @@ def pool_page(pool_id: int):
     query = (request.args.get("q") or "").strip()[:200]
     status = request.args.get("status", "")
     after = request.args.get("after", 0, type=int) or 0
-    codes, next_after = browse_codes(pool_id, query, status, min(max(after, 0), 2**63 - 1))
+    codes, next_after = browse_codes(pool_id, query, status, min(max(after, 0), BIG_ID_MAX))
     context = {"pool": pool, "codes": codes, "next_after": next_after, "q": query,
                "status": status, "statuses": STATUSES}
     if htmx() and request.headers.get("HX-Target") == "code-browser":
@@ -73,7 +74,7 @@ def set_status(pool_id: int):
     return redirect(url_for("pools.pool_page", pool_id=pool_id))
 
 
-@bp.route("/<id:pool_id>/codes/<id:code_id>", methods=["GET", "POST"])
+@bp.route("/<id:pool_id>/codes/<bigid:code_id>", methods=["GET", "POST"])
 @requires(*MARKETING)
 def code_detail(pool_id: int, code_id: int):
     """One code: its history, and a form to cancel it with a reason."""
@@ -99,7 +100,7 @@ def code_detail(pool_id: int, code_id: int):
                            entries=history.for_code(code_id)), status
 
 
-@bp.post("/<id:pool_id>/codes/<id:code_id>/undo")
+@bp.post("/<id:pool_id>/codes/<bigid:code_id>/undo")
 @requires("admin")
 def undo_redemption(pool_id: int, code_id: int):
     """An admin undoes a code's redemption at any age (cashiers can only within minutes)."""

@@ -25,6 +25,7 @@ from ..services import (
 )
 from ..services.errors import DomainError
 from ..services.replenishment.settings import DEFAULT_EVERY_HOURS
+from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .forms import (
     ChannelForm,
@@ -199,7 +200,7 @@ def file_job(pool_id: int, kind: str) -> dict:
     """The page's view of a background file job named by ?job= (the no-JavaScript way to
     follow one): the job while it runs, its result when done."""
     job_id = request.args.get("job", type=int)
-    if not job_id or not 1 <= job_id < 2**63:
+    if not job_id or not 1 <= job_id <= BIG_ID_MAX:
         return {}
     try:
         job = jobs.get(pool_id, job_id)

@@ -38,7 +38,7 @@ def start_send(pool_id: int, channel: str):
     return redirect(url_for("pools.send_page", pool_id=pool_id, job_id=job.id))
 
 
-@bp.get("/<id:pool_id>/sends/<id:job_id>")
+@bp.get("/<id:pool_id>/sends/<bigid:job_id>")
 @requires(*MARKETING)
 def send_page(pool_id: int, job_id: int):
     """One send: its progress bar, counts, reasons and errors, and what to do next."""
@@ -48,7 +48,7 @@ def send_page(pool_id: int, job_id: int):
                            channel_names=CHANNEL_NAMES)
 
 
-@bp.get("/<id:pool_id>/sends/<id:job_id>/progress")
+@bp.get("/<id:pool_id>/sends/<bigid:job_id>/progress")
 @requires(*MARKETING)
 def send_progress(pool_id: int, job_id: int):
     """The progress panel alone, polled while the send runs; 286 stops the polling."""

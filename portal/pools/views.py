@@ -133,7 +133,7 @@ def import_file(pool_id: int):
     return codes_page(pool_id, status, **context)
 
 
-@bp.get("/<id:pool_id>/imports/<id:batch_id>/rejections.csv")
+@bp.get("/<id:pool_id>/imports/<bigid:batch_id>/rejections.csv")
 @requires(*MARKETING)
 def rejections_csv(pool_id: int, batch_id: int):
     """Every rejected line of one import, as a spreadsheet-safe CSV."""

@@ -7,7 +7,8 @@ from datetime import datetime
 
 MIN_LENGTH = 3
 MAX_LENGTH = 64
-_ALLOWED = re.compile(r"[A-Za-z0-9_.\-]+")
+CHARACTERS = r"A-Za-z0-9_.\-"  # a regex character class's inside: what a code is made of
+_ALLOWED = re.compile(f"[{CHARACTERS}]+")
 _REMOVED = re.compile(r"[\s\-]+")
 
 

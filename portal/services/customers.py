@@ -12,9 +12,20 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import Audience, Customer, utcnow
 from .errors import InvalidInput, NotFound
+from .text import BLANK, NUL
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE = re.compile(r"\+?[0-9 ()\-]{5,31}")
+# The rules for a value as given: blanks around it are trimmed, and blank is no value.
+# The API's document states the same patterns.
+_AROUND = f"[{BLANK}]*"
+_WORD = f"[^@{BLANK}{NUL}]+"
+EMAIL_PATTERN = f"^{_AROUND}(?:{_WORD}@{_WORD}\\.{_WORD}{_AROUND})?$"
+# +, then 5 to 31 of digits, spaces, brackets and dashes; trimmed, it neither starts nor
+# ends with a space.
+PHONE_PATTERN = (f"^{_AROUND}(?:(?:\\+[0-9 ()\\-]{{4,30}}|[0-9()\\-][0-9 ()\\-]{{3,29}})"
+                 f"[0-9()\\-]{_AROUND})?$")
+EMAIL_MAX = 254
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 TRUE = {"1", "true", "yes", "y", "t", "on", "x"}
 FALSE = {"0", "false", "no", "n", "f", "off", ""}
 
@@ -40,7 +51,7 @@ class CustomerData:
         if len(customer_id) > 200:
             raise InvalidInput("customer_id is at most 200 characters.", field="customer_id")
         email = (self.email or "").strip() or None
-        if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        if email and (len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email)):
             raise InvalidInput(f"“{email}” is not an email address.", field="email",
                                reason="invalid_email")
         phone = (self.phone or "").strip() or None

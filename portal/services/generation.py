@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Code, ImportBatch
 from . import loading, pools
 from .actor import SYSTEM, Actor
-from .codes import MAX_LENGTH, MIN_LENGTH, normalize
+from .codes import CHARACTERS, MAX_LENGTH, MIN_LENGTH, normalize
 from .errors import CodeSpaceTooSmall, InvalidInput
 
 CHARSETS = {
@@ -34,8 +34,14 @@ REQUEST_MAX_COUNT = 1_000_000
 # codes.MIN_LENGTH, and the whole code (pattern, prefix, postfix) is at most MAX_LENGTH.
 LENGTH_MIN, LENGTH_MAX = 1, MAX_LENGTH
 DEFAULT_LENGTH = 10
-_LITERAL = re.compile(r"[A-Za-z0-9_.\-]*")
+_LITERAL = re.compile(f"[{CHARACTERS}]*")
 _CUSTOM = re.compile(r"[A-Z0-9_.]+")
+# What the API's document says of each field alone (the rules above, as JSON Schema
+# patterns); what it cannot say (two distinct characters, the whole code's length) the
+# API refuses with 422 and the reason given below.
+LITERAL_PATTERN = f"^[{CHARACTERS}]*$"
+PATTERN_PATTERN = f"^[{CHARACTERS}{RANDOM}]*{RANDOM}[{CHARACTERS}{RANDOM}]*$"
+CHARSET_PATTERN = r"^[A-Za-z0-9_.]+$"  # a name above, or characters _CUSTOM takes in any case
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Spec:
                 "A custom character set needs at least two of A–Z, 0–9, “_” and “.”; "
                 f"or name one of: {', '.join(CHARSETS)}.",
                 field="charset",
+                # Allowed characters, but fewer than two different ones: its own reason.
+                reason="charset_too_small" if _CUSTOM.fullmatch(custom) else InvalidInput.reason,
             )
         return custom
 
@@ -92,7 +100,7 @@ class Spec:
             raise InvalidInput(
                 f"Generated codes must be {MIN_LENGTH}–{MAX_LENGTH} characters; "
                 f"these would be {len(whole)}.",
-                field="pattern" if self.pattern else "length",
+                field="pattern" if self.pattern else "length", reason="invalid_code_length",
             )
         return whole
 

@@ -7,17 +7,20 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 
-# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# ...except a plain number or phone number (+48 608 437 485, -12): nothing to run, and a
-# mailing tool reading the export needs it unchanged.
-_PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 ().-]*")
+# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (the
+# OWASP list, as defusedcsv applies it).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# ...except a number as a spreadsheet reads one (-12, -1.5, +3e5, -1,5), which evaluates
+# to itself: nothing runs, and a tool reading the export gets it unchanged. A phone number
+# in E.164 (+48608437485) is such a number, so it stays as it is; written with spaces or
+# dashes it is arithmetic (-123-45 is -168 to a spreadsheet) and is neutralised.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def safe_cell(value: object) -> str:
-    """The value as text, with a leading apostrophe if a spreadsheet would run it."""
+    """The value as text, with a leading apostrophe if a spreadsheet would evaluate it."""
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+    if text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -84,7 +84,7 @@ def test_pool_errors(api, pool):
     assert naive.status_code == 400
     backwards = api.post("/pools", {"name": "X", "valid_from": "2030-01-02T00:00:00Z",
                                     "valid_until": "2030-01-01T00:00:00Z"})
-    assert backwards.status_code == 400
+    assert (backwards.status_code, backwards.json["error"]) == (422, "invalid_window")
     assert api.get("/pools/999").json["error"] == "unknown_pool"
     assert api.patch(f"/pools/{pool['id']}", {"status": "deleted"}).status_code == 400
     assert api.patch(f"/pools/{pool['id']}", {"name": None}).status_code == 400

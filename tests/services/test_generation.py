@@ -87,19 +87,23 @@ def test_refuses_more_than_half_the_remaining_space_and_says_how_much_is_left(po
     assert kept_counts(pool_id)["available"] == 50
 
 
-@pytest.mark.parametrize("spec, field", [
-    (Spec(length=0), "length"),
-    (Spec(length=65), "length"),
-    (Spec(pattern="NOHASH"), "pattern"),
-    (Spec(pattern="BAD #"), "pattern"),
-    (Spec(charset="a"), "charset"),
-    (Spec(charset="AB-C"), "charset"),
-    (Spec(prefix="sp ace"), "prefix"),
+@pytest.mark.parametrize("spec, field, reason", [
+    (Spec(length=0), "length", "invalid_request"),
+    (Spec(length=65), "length", "invalid_request"),
+    (Spec(pattern="NOHASH"), "pattern", "invalid_request"),
+    (Spec(pattern="BAD #"), "pattern", "invalid_request"),
+    # What a field alone cannot show has its own reason (the API answers it with 422).
+    (Spec(charset="a"), "charset", "charset_too_small"),
+    (Spec(charset="aA"), "charset", "charset_too_small"),
+    (Spec(charset="AB-C"), "charset", "invalid_request"),
+    (Spec(prefix="sp ace"), "prefix", "invalid_request"),
+    (Spec(prefix="P" * 60, length=10), "length", "invalid_code_length"),
+    (Spec(length=2, postfix="-"), "length", "invalid_code_length"),
 ])
-def test_bad_specs_are_refused_naming_the_field(pool_id, spec, field):
+def test_bad_specs_are_refused_naming_the_field(pool_id, spec, field, reason):
     with pytest.raises(InvalidInput) as info:
         generation.generate_codes(pool_id, 5, spec)
-    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", field)
+    assert (info.value.reason, info.value.details["field"]) == (reason, field)
     assert kept_counts(pool_id)["available"] == 0
 
 

@@ -49,7 +49,7 @@ def test_window_must_be_in_order(app):
     now = utcnow()
     with pytest.raises(InvalidInput) as info:
         pools.create_pool("P", valid_from=now, valid_until=now - timedelta(days=1))
-    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "valid_until")
+    assert (info.value.reason, info.value.details["field"]) == ("invalid_window", "valid_until")
     pool = pools.create_pool("P", valid_from=now, valid_until=now + timedelta(days=1))
     assert pool.valid_until.tzinfo is not None
 

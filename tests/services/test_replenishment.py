@@ -207,7 +207,7 @@ def test_drop_folder_needs_the_server_setting(app):
     pool_id = pools.create_pool("No folder").id
     with pytest.raises(InvalidInput) as info:
         replenishment.configure(pool_id, drop_folder=True)
-    assert (info.value.reason, info.value.details["field"]) == ("invalid_request", "drop_folder")
+    assert (info.value.reason, info.value.details["field"]) == ("drop_folder_not_configured", "drop_folder")
 
 
 def take(pool_id: int, n: int, start: int) -> None:

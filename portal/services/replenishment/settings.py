@@ -74,16 +74,19 @@ def _check_url(url: str) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError as exc:
-        raise InvalidInput("The address is not a valid URL.", field="url") from exc
+        raise InvalidInput("The address is not a valid URL.", field="url", reason="invalid_url") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_MAX:
-        raise InvalidInput("The address must be an http:// or https:// URL.", field="url")
+        raise InvalidInput("The address must be an http:// or https:// URL.", field="url",
+                           reason="invalid_url")
     if parts.username or parts.password:
         raise InvalidInput("Put the user name and password in their own fields (the "
-                           "password is stored encrypted), not in the address.", field="url")
+                           "password is stored encrypted), not in the address.", field="url",
+                           reason="invalid_url")
     address = host_address(parts.hostname)
     why = refusal(address, allowed_networks()) if address is not None else None
     if why:
-        raise InvalidInput(f"The portal does not fetch from {address}: {why}.", field="url")
+        raise InvalidInput(f"The portal does not fetch from {address}: {why}.", field="url",
+                           reason="invalid_url")
 
 
 def check_daily_at(daily: str) -> None:
@@ -107,7 +110,8 @@ def _check(values: dict) -> None:
     if daily:
         check_daily_at(daily)
     if hours and daily:
-        raise InvalidInput("Choose every N hours or daily at a time, not both.", field="daily_at")
+        raise InvalidInput("Choose every N hours or daily at a time, not both.", field="daily_at",
+                           reason="two_schedules")
     count = values.get("top_up_count")
     if count is not None and not _whole(count, 0, TOP_UP_COUNT_MAX):
         raise InvalidInput(f"top_up_count is from 0 to {TOP_UP_COUNT_MAX:,}.", field="top_up_count")
@@ -116,7 +120,8 @@ def _check(values: dict) -> None:
         raise InvalidInput(f"top_up_cap is a whole number from 0 to {TOP_UP_CAP_MAX:,}.",
                            field="top_up_cap")
     if values.get("drop_folder") and not current_app.config.get("DROP_FOLDER"):
-        raise InvalidInput("No drop folder is set up on this server (DROP_FOLDER).", field="drop_folder")
+        raise InvalidInput("No drop folder is set up on this server (DROP_FOLDER).", field="drop_folder",
+                           reason="drop_folder_not_configured")
     for name, most in (("username", USERNAME_MAX), ("bearer_token", SECRET_MAX), ("password", SECRET_MAX)):
         if values.get(name) is not None and len(values[name]) > most:
             raise InvalidInput(f"{name} is at most {most:,} characters.", field=name)
