@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
-from bench.common import PG_URL, machine, write_section  # noqa: E402
+from bench.common import PG_URL, machine, wait_until_serving, write_section  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Code  # noqa: E402
@@ -102,14 +102,7 @@ def main() -> None:
             [sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", "4", "--bind",
              f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port)
         auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
         def health(_t: int, _i: int):

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.common import machine, write_section  # noqa: E402
+from bench.common import machine, wait_until_serving, write_section  # noqa: E402
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.models import Code  # noqa: E402
@@ -135,14 +135,7 @@ def main() -> None:
                                "--no-worker"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(150):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port)
         tills = Tills(port, key, codes)
         tills.run_until(seconds=BASELINE_SECONDS)
         idle, idle_failures = tills.latencies, tills.failures

@@ -62,6 +62,22 @@ def fresh_app(kind: str, workdir: Path):
                 admin.dispose()
 
 
+def wait_until_serving(port: int, tries: int = 150) -> None:
+    """Wait until a server on this port answers /healthz with 200."""
+    import http.client
+
+    for _ in range(tries):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"nothing answers /healthz on port {port}")
+
+
 def machine() -> str:
     """One paragraph on the machine the figures come from."""
     cpu = "unknown CPU"
