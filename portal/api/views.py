@@ -188,7 +188,7 @@ def import_codes(pool_id: int):
         raise ApiError(415, "unsupported_media_type",
                        "Send the file as text/csv, text/plain or multipart field `file`.")
     size = jobs.size_of(stream) if upload is not None else request.content_length
-    if size is None or size > current_app.config["BACKGROUND_FILE_BYTES"]:
+    if jobs.for_a_worker(size):
         # A large file (or one of unknown length) is imported by a worker, off the request.
         job = queue.queue_file("import", pool_id, stream, source, api_key_id=g.actor.api_key_id)
         return _import_job(job), 202, {"Location": f"{request.root_path}/api/v1/pools/{pool_id}"

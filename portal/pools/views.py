@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -114,7 +113,7 @@ def import_file(pool_id: int):
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            if jobs.size_of(upload.stream) > current_app.config["BACKGROUND_FILE_BYTES"]:
+            if jobs.for_a_worker(jobs.size_of(upload.stream)):
                 job = queue.queue_file("import", pool_id, upload.stream, upload.filename or "upload",
                                        user_id=current_user.id)
                 status = 202
@@ -193,7 +192,7 @@ def assign_file(pool_id: int):
         return customers_answer(pool_id, 422, upload=form)
     upload, now = form.file.data, form.when.data == "now"
     try:
-        if jobs.size_of(upload.stream) > current_app.config["BACKGROUND_FILE_BYTES"]:
+        if jobs.for_a_worker(jobs.size_of(upload.stream)):
             job = queue.queue_file("assign", pool_id, upload.stream, upload.filename or "upload",
                                    user_id=current_user.id, now=now)
             return customers_answer(pool_id, 202, job=job, upload=form)

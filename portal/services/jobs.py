@@ -176,6 +176,12 @@ def get(pool_id: int, job_id: int) -> Job:
     return job
 
 
+def for_a_worker(size: int | None) -> bool:
+    """Whether an upload of this many bytes (None: unknown) is applied by a worker rather
+    than within the request: above BACKGROUND_FILE_BYTES, or of unknown length."""
+    return size is None or size > current_app.config["BACKGROUND_FILE_BYTES"]
+
+
 def size_of(stream: BinaryIO) -> int:
     """The bytes left in an uploaded file's stream, without reading it."""
     here = stream.tell()
