@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -77,7 +78,21 @@ class Store(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # An IANA zone name (Europe/Warsaw) for the times its tills show; None: PORTAL_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Brand(db.Model):
+    """The shop's look on voucher pages and in emails: one row, set on the admin page."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_name: Mapped[str] = mapped_column(String(100), default="")
+    accent_colour: Mapped[str] = mapped_column(String(7), default="")  # "#1f4fa8" or ""
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)  # PNG or JPEG only
+    logo_type: Mapped[str | None] = mapped_column(String(16))  # image/png, image/jpeg
+    logo_etag: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(UserMixin, db.Model):
