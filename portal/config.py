@@ -68,6 +68,17 @@ def trusted_proxies() -> int:
     return int(value)
 
 
+def phone_region() -> str:
+    """The country (ISO 3166 code, such as PL) of phone numbers written without one."""
+    import phonenumbers  # only when the app is built, not for `portal --help`
+
+    value = os.environ.get("DEFAULT_PHONE_REGION", "").strip().upper()
+    if value and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"DEFAULT_PHONE_REGION must be a two-letter country code such as PL, "
+                         f"not {value!r}")
+    return value
+
+
 def from_environment(instance_path: str) -> dict:
     """All settings the app reads from the environment."""
     return {
@@ -82,6 +93,7 @@ def from_environment(instance_path: str) -> dict:
         "API_GENERATE_MAX": int(os.environ.get("API_GENERATE_MAX", "1000000")),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "TRUSTED_PROXIES": trusted_proxies(),
+        "DEFAULT_PHONE_REGION": phone_region(),
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_STORAGE_URI": rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -73,8 +73,12 @@ def _jsonable(details: dict) -> dict:
 
 
 def domain_error(exc: DomainError):
-    """A service's refusal on an /api path, as JSON with its reason."""
-    return body(exc.reason, exc.message, **exc.details), status_for(exc)
+    """A service's refusal on an /api path, as JSON with its reason; a wrong value is
+    also named in `fields`, as a request that breaks the document names them."""
+    details = dict(exc.details)
+    if isinstance(exc, InvalidInput) and "field" in details:
+        details.setdefault("fields", [{"field": details["field"], "message": exc.message}])
+    return body(exc.reason, exc.message, **details), status_for(exc)
 
 
 def http_error(exc: HTTPException):

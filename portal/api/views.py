@@ -248,7 +248,10 @@ def _customer(data: schemas.CustomerRow) -> CustomerData:
 @operation("POST", "/pools/<id:pool_id>/assignments", summary="Assign a code to a customer",
            body=schemas.CustomerIn, responses={201: schemas.Assignment, 200: schemas.Assignment},
            errors={**NOT_FOUND, 409: refused("The pool gives no code now.", "pool_exhausted",
-                                             "pool_inactive", "pool_expired")})
+                                             "pool_inactive", "pool_expired"),
+                   422: refused("The phone is not a real number (numbers without a country code are "
+                                "read as DEFAULT_PHONE_REGION's), or the email's syntax is wrong; "
+                                "`fields` names it.", "invalid_phone", "invalid_email")})
 def assign(pool_id: int, body: schemas.CustomerIn):
     result = assignment.assign_code(pool_id, _customer(body), actor=g.actor)
     return schemas.Assignment(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -51,17 +54,52 @@ class CustomerData:
         if len(customer_id) > 200:
             raise InvalidInput("customer_id is at most 200 characters.", field="customer_id")
         email = (self.email or "").strip() or None
-        if email and (len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email)):
-            raise InvalidInput(f"“{email}” is not an email address.", field="email",
-                               reason="invalid_email")
+        if email:
+            email = normal_email(email)
         phone = (self.phone or "").strip() or None
-        if phone and not _PHONE.fullmatch(phone):
-            raise InvalidInput(f"“{phone}” is not a phone number.", field="phone",
-                               reason="invalid_phone")
+        if phone:
+            phone = e164(phone, current_app.config.get("DEFAULT_PHONE_REGION") or None)
         first = (self.first_name or "").strip()[:200] or None
         last = (self.last_name or "").strip()[:200] or None
         return CustomerData(customer_id, email, phone, first, last,
                             self.email_consent, self.sms_consent)
+
+
+def normal_email(raw: str) -> str:
+    """The address with its domain in lower case, or InvalidInput(invalid_email) saying
+    what is wrong with it. Syntax only: no DNS lookups."""
+    if len(raw) > EMAIL_MAX or not _EMAIL.fullmatch(raw):
+        raise InvalidInput(f"“{raw}” is not an email address.", field="email", reason="invalid_email")
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"“{raw}” is not an email address: {exc}", field="email",
+                           reason="invalid_email") from exc
+
+
+def e164(raw: str, region: str | None) -> str:
+    """The number as SMS providers take it (+48608123456), or InvalidInput(invalid_phone).
+
+    A number written without its country code ("608 123 456", "0048 …") is read as a
+    number of `region` (DEFAULT_PHONE_REGION); without a region it is refused.
+    """
+    if not _PHONE.fullmatch(raw):
+        raise InvalidInput(f"“{raw}” is not a phone number.", field="phone", reason="invalid_phone")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE and not region:
+            message = (f"“{raw}” has no country code: write it as +<country code> <number>, "
+                       f"or set DEFAULT_PHONE_REGION for numbers without one.")
+        else:
+            message = f"“{raw}” is not a phone number."
+        raise InvalidInput(message, field="phone", reason="invalid_phone") from exc
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_country_code(number.country_code)
+        raise InvalidInput(f"“{raw}” is not a valid phone number"
+                           f"{f' in {where}' if where and where != 'ZZ' else ''}.",
+                           field="phone", reason="invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def parse_consent(value: str | bool | None, field: str) -> bool | None:
