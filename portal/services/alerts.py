@@ -208,7 +208,8 @@ def _send(alert: Alert, mailer: transports.Mailer | None, hook: transports.Webho
                 continue
             try:
                 mailer.send(transports.Email(address, notice.subject, notice.text, part,
-                                             message_id=f"<alert-{alert.id}@voucher-portal>"))
+                                             message_id=mailer.message_id(
+                                                 f"alert-{alert.id}", alert.created_at.isoformat())))
                 done.add(f"email:{address}")
             except transports.DeliveryError as exc:
                 errors.append(f"email to {address}: {exc.message}")

@@ -10,10 +10,11 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
 from ..models import Transport
@@ -43,7 +44,8 @@ class Email:
     subject: str
     text: str
     html: str
-    message_id: str | None = None
+    message_id: str | None = None  # Mailer.message_id(...): the same for a repeat
+    headers: tuple[tuple[str, str], ...] = ()  # List-Id and such, as they are written
 
 
 # How a sentence names each transport ("Send by SMS"); a heading capitalises it.
@@ -126,8 +128,20 @@ class Mailer:
         self.username = config.get("SMTP_USERNAME") or ""
         self.password = config.get("SMTP_PASSWORD") or ""
         self.sender = config.get("MAIL_FROM") or ""
+        self.reply_to = config.get("MAIL_REPLY_TO") or ""
+        self.domain = parseaddr(self.sender)[1].rpartition("@")[2].lower() or "localhost"
+        self._secret = str(config.get("SECRET_KEY") or "").encode()
         self.refused = smtp_refusal(config)
         self._smtp: smtplib.SMTP | None = None
+
+    def message_id(self, label: str, *unique: object) -> str:
+        """A Message-ID at MAIL_FROM's domain, the same each time for the same arguments
+        (a retry of one delivery), so a receiving system can spot a repeat. `unique` holds
+        what tells this message from one with the same label after a database reset (a
+        creation time); the installation's secret tells it from another installation's."""
+        digest = hmac.new(self._secret, "\x1f".join(map(str, (label, *unique))).encode(),
+                          hashlib.sha256).hexdigest()[:20]
+        return f"<{label}.{digest}@{self.domain}>"
 
     def _connect(self) -> smtplib.SMTP:
         if self._smtp is not None:
@@ -167,9 +181,12 @@ class Mailer:
         message["From"] = _address(self.sender)
         message["To"] = _address(email.to)
         message["Subject"] = Header(email.subject, "utf-8").encode()
-        message["Date"] = formatdate(localtime=False)
-        # A stable Message-ID lets a receiving system spot a repeat of the same delivery.
-        message["Message-ID"] = email.message_id or make_msgid(domain="voucher-portal")
+        if self.reply_to:
+            message["Reply-To"] = _address(self.reply_to)
+        message["Date"] = format_datetime(datetime.now(UTC))  # "+0000", not "-0000"
+        message["Message-ID"] = email.message_id or make_msgid(domain=self.domain)
+        for name, value in email.headers:
+            message[name] = value
         message.attach(MIMEText(email.text, "plain", "utf-8"))
         message.attach(MIMEText(email.html, "html", "utf-8"))
         for attempt in (1, 2):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from portal import emails, queue
 from portal.extensions import db
-from portal.models import Code, Customer, Delivery, Job, utcnow
+from portal.models import Code, Customer, Delivery, Job, Pool, utcnow
 from portal.services import assignment, channels, generation, jobs, pools, sending
 from portal.services.customers import CustomerData
 from portal.services.errors import InvalidInput
@@ -332,3 +332,33 @@ def test_two_channels_sending_at_once_give_each_customer_one_code(app, smtp, rec
     for post in receiver.received():
         body = post.json()
         assert body["code"] in by_email[body["customer"]["email"]]
+
+
+def test_campaign_email_headers_are_what_receiving_servers_score(app, smtp):
+    app.config["MAIL_REPLY_TO"] = "Customer care <care@shop.example>"
+    pool_id = campaign(10, [CustomerData(customer_id=f"H{i}", email=f"h{i}@example.com",
+                                         email_consent=True) for i in range(3)])
+    db.session.get(Pool, pool_id).name = "Zimowa wyprzedaż \"2026\""
+    db.session.commit()
+    send(pool_id, "email")
+
+    ids = set()
+    for message in smtp.messages:
+        assert message.defects == [] and all(not h.defects for h in message.values()
+                                             if hasattr(h, "defects"))
+        message_id = message["Message-ID"]
+        assert re.fullmatch(r"<delivery-\d+\.[0-9a-f]{20}@shop\.example>", message_id), message_id
+        ids.add(message_id)
+        assert message["Date"].endswith("+0000")
+        assert message["Date"].datetime.utcoffset().total_seconds() == 0
+        assert message["List-Id"] == f'Zimowa wyprzedaż \'2026\' <pool-{pool_id}.shop.example>'
+        assert message["Reply-To"].addresses[0].addr_spec == "care@shop.example"
+    assert len(ids) == 3
+
+    # The same delivery in another installation (another secret) gets another id.
+    from portal.services.transports import Mailer
+    here = Mailer(app.config).message_id("delivery-1", "2026-01-01T00:00:00+00:00")
+    assert here == Mailer(app.config).message_id("delivery-1", "2026-01-01T00:00:00+00:00")
+    assert here != Mailer({**app.config, "SECRET_KEY": "another"}).message_id(
+        "delivery-1", "2026-01-01T00:00:00+00:00")
+    assert here != Mailer(app.config).message_id("delivery-1", "2026-01-02T00:00:00+00:00")

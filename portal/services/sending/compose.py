@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.header import Header
 
 from ...models import Customer, Pool, Transport
 from .. import channels, transports
@@ -46,13 +47,21 @@ class Composer:
                 "expires_at": expiry_text(item.expires),
                 "voucher_url": self.link(item.code_id)}
 
-    def email(self, to: str, values: dict[str, str], message_id: str | None = None) -> transports.Email:
+    def email(self, to: str, values: dict[str, str], message_id: str | None = None,
+              domain: str = "localhost") -> transports.Email:
         setting = self.settings[Transport.EMAIL]
         subject = channels.render(setting.subject, values)
         body = channels.render(setting.body, values)
         text = body + (f"\n\n-- \n{setting.footer}" if setting.footer else "")
         html = self.html(body, setting.footer, values, self.pool)
-        return transports.Email(to, subject, text, html, message_id)
+        return transports.Email(to, subject, text, html, message_id,
+                                headers=(("List-Id", self.list_id(domain)),))
+
+    def list_id(self, domain: str) -> str:
+        """RFC 2919: the pool's campaign as a list, so a mailbox can sort and filter it."""
+        name = " ".join(self.pool.name.replace('"', "'").replace("\\", "/").split())[:60]
+        phrase = f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
+        return f"{phrase} <pool-{self.pool.id}.{domain}>"
 
     def sms(self, values: dict[str, str]) -> str:
         setting = self.settings[Transport.SMS]
@@ -82,7 +91,9 @@ class Sender:
         values = composer.values(item)
         reference = f"delivery-{item.delivery_id}"
         if self.transport == Transport.EMAIL:
-            return (composer.email(item.customer.email, values, f"<{reference}@voucher-portal>"),)
+            mailer = self.client
+            message_id = mailer.message_id(reference, composer.pool.created_at.isoformat())
+            return (composer.email(item.customer.email, values, message_id, mailer.domain),)
         if self.transport == Transport.SMS:
             return item.customer.phone, composer.sms(values), reference
         return "voucher.issued", composer.webhook(item, values), reference
