@@ -27,8 +27,10 @@ from .extensions import db
 from .vocabulary import (  # noqa: F401 (re-exported: the models' words)
     ApiScope,
     BarcodeFormat,
+    CONSENT_CHANNELS,
     BatchState,
     Channel,
+    ConsentSource,
     CodeStatus,
     DeliveryState,
     JobKind,
@@ -194,8 +196,31 @@ class Customer(db.Model):
     last_name: Mapped[str | None] = mapped_column(String(200))
     email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the customer withdrew consent themselves (unsubscribe, STOP): a list or an API
+    # call that says yes later does not undo that; only a marketer's explicit choice does.
+    email_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentChange(db.Model):
+    """One change of a customer's consent to a channel: when, how, and what it was before."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))
+    consent: Mapped[bool] = mapped_column(Boolean)
+    before: Mapped[bool | None] = mapped_column(Boolean)  # None: a new customer
+    source: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(200), default="")  # who, or which list
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(f"channel IN ({', '.join(repr(c) for c in CONSENT_CHANNELS)})", name="channel"),
+        CheckConstraint(f"source IN ({_values(ConsentSource)})", name="source"),
+        Index("ix_consent_change_customer", "customer_id", "at"),
+    )
 
 
 class ImportBatch(db.Model):

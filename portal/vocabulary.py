@@ -66,6 +66,19 @@ class Transport(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
+class ConsentSource(enum.StrEnum):
+    """How a customer's consent to a channel came to change."""
+
+    LIST = "list"  # a customer list uploaded by a marketer
+    API = "api"
+    UNSUBSCRIBE = "unsubscribe"  # the customer: the email's one-click link or its page
+    SMS_STOP = "sms_stop"  # the customer: STOP answered to an SMS
+    ADMIN = "admin"  # a marketer or admin in the portal
+
+
+CONSENT_CHANNELS = (Transport.EMAIL.value, Transport.SMS.value)
+
+
 class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
