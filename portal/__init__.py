@@ -65,12 +65,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .cashier import bp as cashier_bp
     from .main import bp as main_bp
+    from .optout import bp as optout_bp
     from .pools import bp as pools_bp
     from .voucher import bp as voucher_bp
 
-    for blueprint in (main_bp, auth_bp, pools_bp, cashier_bp, admin_bp, voucher_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, pools_bp, cashier_bp, admin_bp, voucher_bp, optout_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # API calls carry a bearer key, not a browser session
+    # A mailbox provider's one-click POST has no session, and an SMS provider a token.
+    csrf.exempt(optout_bp)
     api_errors.register(app)
 
     register_security(app)

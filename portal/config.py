@@ -79,6 +79,18 @@ def phone_region() -> str:
     return value
 
 
+def inbound_fields(value: str) -> dict[str, str]:
+    """SMS_INBOUND_FIELDS, "from=msisdn,text=message": the names another SMS provider
+    gives the sender and the text of an inbound message (`a.b` for a nested one)."""
+    names = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        ours, _, theirs = part.partition("=")
+        if ours.strip() not in ("from", "text") or not theirs.strip():
+            raise ValueError(f"SMS_INBOUND_FIELDS must look like from=msisdn,text=message, not {value!r}")
+        names[ours.strip()] = theirs.strip()
+    return names
+
+
 def from_environment(instance_path: str) -> dict:
     """All settings the app reads from the environment."""
     return {
@@ -137,6 +149,10 @@ def from_environment(instance_path: str) -> dict:
         # Sign in over an unencrypted connection to a server that is not this machine.
         "SMTP_ALLOW_PLAIN_AUTH": _opt_in(os.environ.get("SMTP_ALLOW_PLAIN_AUTH", "")),
         "MAIL_FROM": os.environ.get("MAIL_FROM", ""),
+        "MAIL_REPLY_TO": os.environ.get("MAIL_REPLY_TO", ""),
+        "UNSUBSCRIBE_MAILTO": os.environ.get("UNSUBSCRIBE_MAILTO", "").strip(),
+        "SMS_INBOUND_TOKEN": os.environ.get("SMS_INBOUND_TOKEN", ""),
+        "SMS_INBOUND_FIELDS": inbound_fields(os.environ.get("SMS_INBOUND_FIELDS", "")),
         "SMS_URL": os.environ.get("SMS_URL", ""),
         "SMS_TOKEN": os.environ.get("SMS_TOKEN", ""),
         "SMS_BODY": os.environ.get("SMS_BODY", ""),

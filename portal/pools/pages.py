@@ -157,6 +157,7 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
                 for name, s in current.items()}
     return stage_page(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
                       previews=previews, channel_settings=current, with_message=channels.WITH_MESSAGE,
+                      placeholders=channels.PLACEHOLDERS,
                       **send_context(pool_id, **overrides))
 
 
@@ -165,8 +166,8 @@ def message_preview(pool, subject: str, body: str, footer: str, channel: str) ->
     values = channels.sample_values(pool)
     try:
         text = channels.render(body, values)
-        out = {"subject": channels.render(subject, values), "body": text, "footer": footer,
-               "error": None}
+        out = {"subject": channels.render(subject, values), "body": text,
+               "footer": channels.render(footer, values), "error": None}
     except DomainError as exc:  # a half-typed placeholder while editing
         return {"subject": "", "body": "", "footer": footer, "error": exc.message}
     if channel == "sms":

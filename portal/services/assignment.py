@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
 
@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Code, CodeStatus, Pool, PoolStatus, utcnow
+from ..models import Code, CodeStatus, ConsentSource, Pool, PoolStatus, utcnow
 from . import history, jobs, pools
 from .actor import SYSTEM, Actor
 from .codes import effective_expiry
@@ -46,6 +46,8 @@ class Assignment:
     expires_at: datetime | None  # effective: the code's own or the pool's end, the earlier
     # False when the customer already held their limit and got their code back.
     new: bool
+    # The channels whose consent "yes" did not take: the customer had said no themselves.
+    kept_withdrawn: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,6 +59,15 @@ class Failure:
 
 
 @dataclass
+class Withdrawn:
+    """A line whose consent "yes" did not take: the customer had unsubscribed or sent STOP."""
+
+    line: int
+    customer_id: str
+    channels: list[str]
+
+
+@dataclass
 class BulkResult:
     assigned: int = 0
     already_assigned: int = 0
@@ -64,17 +75,27 @@ class BulkResult:
     failed: list[Failure] = field(default_factory=list)
     counts: pools.Counts | None = None
     failed_count: int | None = None  # when `failed` holds only the first of them
+    withdrawn: list[Withdrawn] = field(default_factory=list)
+    withdrawn_count: int | None = None  # when `withdrawn` holds only the first of them
 
     def summary(self, kept: int = 500) -> dict:
         """The counts and the first failed lines, as a background job keeps them."""
         return {"assigned": self.assigned, "already_assigned": self.already_assigned,
                 "added": self.added, "failed_count": len(self.failed),
-                "failed": [asdict(f) for f in self.failed[:kept]]}
+                "failed": [asdict(f) for f in self.failed[:kept]],
+                "withdrawn_count": len(self.withdrawn),
+                "withdrawn": [asdict(w) for w in self.withdrawn[:kept]]}
 
     @classmethod
     def from_summary(cls, data: dict) -> BulkResult:
         return cls(data["assigned"], data["already_assigned"], data["added"],
-                   [Failure(**f) for f in data["failed"]], failed_count=data["failed_count"])
+                   [Failure(**f) for f in data["failed"]], failed_count=data["failed_count"],
+                   withdrawn=[Withdrawn(**w) for w in data.get("withdrawn", [])],
+                   withdrawn_count=data.get("withdrawn_count", 0))
+
+    @property
+    def withdrawals(self) -> int:
+        return len(self.withdrawn) if self.withdrawn_count is None else self.withdrawn_count
 
     @property
     def failures(self) -> int:
@@ -107,13 +128,20 @@ def givable(now: datetime) -> ColumnElement[bool]:
                 is_live(_codes.c.batch_id))
 
 
-def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor, *,
-               audience: bool = False) -> Assignment:
+def consent_source(actor: Actor, *, one: bool) -> tuple[ConsentSource, str]:
+    """How and by whom customers' consent came with an assignment, for their record."""
+    if actor.api_key_id is not None:
+        return ConsentSource.API, f"API key {actor.api_key_id}"
+    if actor.user_id is not None:
+        return (ConsentSource.ADMIN if one else ConsentSource.LIST), f"user {actor.user_id}"
+    return ConsentSource.LIST, "command line"
+
+
+def _assign_in(session: Session, pool: Pool, data: CustomerData, actor: Actor) -> Assignment:
     """One customer's assignment inside the caller's transaction."""
-    customer_pk = upsert(session, data)
-    if audience:
-        add_to_audience(session, pool.id, customer_pk)
-    return assign_to(session, pool, customer_pk, data.customer_id, actor)
+    customer = upsert(session, data, *consent_source(actor, one=True))
+    given = assign_to(session, pool, customer.id, data.customer_id, actor)
+    return replace(given, kept_withdrawn=customer.kept_withdrawn)
 
 
 def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
@@ -194,6 +222,15 @@ def assign_many(
     campaign's messages go.
     """
     result = BulkResult()
+    source = consent_source(actor, one=False)
+
+    def add(line: int, data: CustomerData) -> int:
+        customer = upsert(session, data, *source)
+        add_to_audience(session, pool.id, customer.id)
+        if customer.kept_withdrawn:
+            result.withdrawn.append(Withdrawn(line, data.customer_id, list(customer.kept_withdrawn)))
+        return customer.id
+
     with write_transaction() as session:
         pool = _usable_pool(session, pool_id)
         exhausted = False
@@ -211,17 +248,16 @@ def assign_many(
             except InvalidInput as exc:
                 result.failed.append(Failure(line, data.customer_id or "", exc.reason, exc.message))
                 continue
+            customer_pk = add(line, data)
             if not now:
-                add_to_audience(session, pool.id, upsert(session, data))
                 result.added += 1
                 continue
             if exhausted:
-                add_to_audience(session, pool.id, upsert(session, data))
                 result.failed.append(Failure(line, data.customer_id, "pool_exhausted",
                                              "The pool had no codes left."))
                 continue
             try:
-                assignment = _assign_in(session, pool, data, actor, audience=True)
+                assignment = assign_to(session, pool, customer_pk, data.customer_id, actor)
             except PoolUnavailable as exc:
                 exhausted = exc.reason == "pool_exhausted"
                 result.failed.append(Failure(line, data.customer_id, exc.reason, exc.message))
@@ -231,6 +267,7 @@ def assign_many(
             else:
                 result.already_assigned += 1
         result.failed.sort(key=lambda failure: failure.line)
+        result.withdrawn.sort(key=lambda withdrawn: withdrawn.line)
         jobs.finish_in(session, job, result.summary())
         pools.adjust_counts(session, pool_id, pool=pool, available=-result.assigned,
                             assigned=result.assigned)

@@ -22,7 +22,7 @@ LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.PAGE: "Voucher web
           Channel.EXPORT: "CSV export for another tool"}
 # The channels whose message the marketer writes (the page and the export have none).
 WITH_MESSAGE = (Channel.EMAIL, Channel.SMS)
-PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url")
+PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url", "unsubscribe_url")
 DEFAULTS = {
     "email": ("Your voucher: {{ benefit }}",
               "Hello {{ first_name }},\n\nhere is your voucher: {{ benefit }}.\n\n"
@@ -33,12 +33,16 @@ DEFAULTS = {
     "page": ("", ""),
     "export": ("", ""),
 }
+# Under every campaign email unless the marketer writes another: mailbox providers
+# expect a visible way out as well as the one-click header.
+DEFAULT_FOOTERS = {"email": "You get this email because you agreed to hear from us. "
+                            "Unsubscribe: {{ unsubscribe_url }}"}
 GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVW"
            "XYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM7_EXTENDED = set("^{}\\[~]|€")
 
 # Placeholders are filled by plain substitution, not a template engine: a marketer's
-# message can do nothing but name these five values.
+# message can do nothing but name these values.
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
 
@@ -66,7 +70,7 @@ def settings(pool_id: int) -> dict[str, Setting]:
         out[channel] = Setting(channel, bool(row and row.enabled),
                                (row.subject if row and row.subject else subject),
                                (row.body if row and row.body else body),
-                               row.footer if row else "")
+                               row.footer if row else DEFAULT_FOOTERS.get(channel, ""))
     return out
 
 
@@ -89,6 +93,7 @@ def save(pool_id: int, channel: str, *, enabled: bool, subject: str = "", body: 
         raise InvalidInput(f"Unknown channel {channel}.", field="channel")
     check_template(subject, "subject")
     check_template(body, "body")
+    check_template(footer, "footer")
     with write_transaction() as session:
         load_pool(session, pool_id)
         row = session.get(ChannelSetting, (pool_id, channel))
@@ -109,7 +114,8 @@ def sample_values(pool: Pool) -> dict[str, str]:
     """What a preview shows for a customer: a sample code, not one from the pool."""
     ends = pool.valid_until or (datetime.now(UTC) + timedelta(days=30))
     return {"code": "SAMPLE-CODE-1234", "first_name": "Maria", "benefit": pool.benefit or pool.name,
-            "expires_at": expiry_text(ends), "voucher_url": "https://example.com/v/sample"}
+            "expires_at": expiry_text(ends), "voucher_url": "https://example.com/v/sample",
+            "unsubscribe_url": "https://example.com/u/sample"}
 
 
 def sms_length(text: str) -> tuple[int, int, str]:

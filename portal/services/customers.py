@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Audience, Customer, utcnow
+from ..models import CONSENT_CHANNELS, Audience, ConsentSource, Customer, utcnow
+from .consent import record
 from .errors import InvalidInput, NotFound
 from .text import BLANK, NUL
 
@@ -115,34 +116,63 @@ def parse_consent(value: str | bool | None, field: str) -> bool | None:
                        reason="invalid_consent")
 
 
-def upsert(session: Session, data: CustomerData) -> int:
-    """Create or update the customer in the caller's transaction; returns its id.
+@dataclass(frozen=True)
+class Upserted:
+    id: int
+    # The channels whose "yes" did not take: the customer had said no themselves.
+    kept_withdrawn: tuple[str, ...] = ()
 
-    On PostgreSQL the upsert also locks the customer's row until the transaction
-    ends, which is what keeps concurrent assignments to one customer in line.
+
+def upsert(session: Session, data: CustomerData, source: ConsentSource = ConsentSource.LIST,
+           detail: str = "") -> Upserted:
+    """Create or update the customer in the caller's transaction, recording each change
+    of consent (`source`, `detail`: how and who).
+
+    A "yes" does not undo a withdrawal by the customer themselves: the database keeps
+    that rule in the statement itself, so an unsubscribe that lands at the same moment
+    still wins. On PostgreSQL the upsert also locks the customer's row until the
+    transaction ends, which is what keeps concurrent assignments to one customer in line.
     """
+    table = Customer.__table__
+    wanted = {channel: getattr(data, f"{channel}_consent") for channel in CONSENT_CHANNELS
+              if getattr(data, f"{channel}_consent") is not None}
+    consents = [table.c[f"{channel}_consent"] for channel in CONSENT_CHANNELS]
+    before = session.execute(select(*consents).where(table.c.external_id == data.customer_id)
+                             ).first() if wanted else None
     values = {
         key: value
         for key, value in (
             ("email", data.email), ("phone", data.phone), ("first_name", data.first_name),
-            ("last_name", data.last_name), ("email_consent", data.email_consent),
-            ("sms_consent", data.sms_consent),
+            ("last_name", data.last_name),
         )
         if value is not None
     }
     now = utcnow()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Customer.__table__).values(
-        external_id=data.customer_id,
-        created_at=now,
-        updated_at=now,
-        **{"email_consent": False, "sms_consent": False, **values},
+    stmt = dialect.insert(table).values(
+        external_id=data.customer_id, created_at=now, updated_at=now,
+        **{"email_consent": False, "sms_consent": False, **values,
+           **{f"{channel}_consent": want for channel, want in wanted.items()}},
     )
+    changes = {**values, **{
+        f"{channel}_consent": case((table.c[f"{channel}_withdrawn_at"].is_(None),
+                                    stmt.excluded[f"{channel}_consent"]),
+                                   else_=table.c[f"{channel}_consent"])
+        for channel in wanted}}
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Customer.__table__.c.external_id],
-        set_={**values, "updated_at": now} if values else {"external_id": data.customer_id},
-    ).returning(Customer.__table__.c.id)
-    return session.execute(stmt).scalar_one()
+        index_elements=[table.c.external_id],
+        set_={**changes, "updated_at": now} if changes else {"external_id": data.customer_id},
+    ).returning(table.c.id, *consents)
+    row = session.execute(stmt).one()
+    after = dict(zip(CONSENT_CHANNELS, row[1:], strict=True))
+    was = dict(zip(CONSENT_CHANNELS, before, strict=True)) if before is not None else {}
+    record(session, [
+        {"customer_id": row.id, "channel": channel, "consent": after[channel],
+         "before": was.get(channel), "source": source.value, "detail": detail[:200], "at": now}
+        # A new customer's consent is recorded when it is a yes (no is where all start).
+        for channel in wanted if (was[channel] != after[channel] if was else after[channel])])
+    return Upserted(row.id, tuple(channel for channel, want in wanted.items()
+                                  if want and not after[channel]))
 
 
 def add_to_audience(session: Session, pool_id: int, customer_pk: int) -> None:

@@ -19,6 +19,7 @@ from flask import current_app
 
 VOUCHER = b"voucher"
 CUSTOMER = b"customer"
+UNSUBSCRIBE = b"unsubscribe"
 
 
 def _keys(secret: str, kind: bytes) -> tuple[bytes, bytes]:
@@ -74,6 +75,14 @@ def voucher_url_maker():  # noqa: ANN201
 def customer_url(customer_pk: int) -> str:
     """The customer's link to all their vouchers."""
     return _public_url("voucher.wallet", token=make_token(CUSTOMER, customer_pk))
+
+
+def unsubscribe_url_maker():  # noqa: ANN201
+    """The customer's one-click unsubscribe link from campaign email, for many customers:
+    the URL prefix is built once."""
+    prefix = _public_url("optout.unsubscribe", token="TOKEN")[: -len("TOKEN")]
+    secret = current_app.config["SECRET_KEY"]
+    return lambda customer_pk: prefix + make_token(UNSUBSCRIBE, customer_pk, secret)
 
 
 def pool_url(pool_id: int) -> str:

@@ -15,6 +15,7 @@ from email.header import Header
 from ...models import Customer, Pool, Transport
 from .. import channels, transports
 from ..codes import expiry_text
+from ..links import unsubscribe_url_maker
 
 # The HTML part of a voucher email: (body, footer, placeholder values, pool) -> HTML.
 VoucherHtml = Callable[[str, str, dict, Pool], str]
@@ -40,22 +41,32 @@ class Composer:
     link: Callable[[int], str]
     html: VoucherHtml
     settings: dict = field(default_factory=dict)
+    unsubscribe: Callable[[int], str] = field(default_factory=unsubscribe_url_maker)
 
     def values(self, item: Prepared) -> dict[str, str]:
         return {"code": item.code, "first_name": item.customer.first_name or "",
                 "benefit": self.pool.benefit or self.pool.name,
                 "expires_at": expiry_text(item.expires),
-                "voucher_url": self.link(item.code_id)}
+                "voucher_url": self.link(item.code_id),
+                "unsubscribe_url": self.unsubscribe(item.customer.id)}
 
     def email(self, to: str, values: dict[str, str], message_id: str | None = None,
-              domain: str = "localhost") -> transports.Email:
+              domain: str = "localhost", mailto: str = "") -> transports.Email:
+        """The customer's email, with the headers a mailbox provider wants of a
+        campaign: List-Id, and one-click unsubscribe (RFC 8058)."""
         setting = self.settings[Transport.EMAIL]
         subject = channels.render(setting.subject, values)
         body = channels.render(setting.body, values)
-        text = body + (f"\n\n-- \n{setting.footer}" if setting.footer else "")
-        html = self.html(body, setting.footer, values, self.pool)
-        return transports.Email(to, subject, text, html, message_id,
-                                headers=(("List-Id", self.list_id(domain)),))
+        footer = channels.render(setting.footer, values)
+        text = body + (f"\n\n-- \n{footer}" if footer else "")
+        html = self.html(body, footer, values, self.pool)
+        link = values["unsubscribe_url"]
+        targets = f"<{link}>" + (f", <mailto:{mailto}?subject=unsubscribe%20{link.rpartition('/')[2]}>"
+                                 if mailto else "")
+        return transports.Email(to, subject, text, html, message_id, headers=(
+            ("List-Id", self.list_id(domain)),
+            ("List-Unsubscribe", targets),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")))
 
     def list_id(self, domain: str) -> str:
         """RFC 2919: the pool's campaign as a list, so a mailbox can sort and filter it."""
@@ -85,6 +96,7 @@ class Sender:
     def __init__(self, transport: Transport, config: Mapping) -> None:
         self.transport = Transport(transport)
         self.client = transports.client(self.transport, config)
+        self.mailto = config.get("UNSUBSCRIBE_MAILTO") or ""
 
     def compose(self, composer: Composer, item: Prepared) -> tuple:
         """The arguments of the client's `send` for this customer's message."""
@@ -93,7 +105,8 @@ class Sender:
         if self.transport == Transport.EMAIL:
             mailer = self.client
             message_id = mailer.message_id(reference, composer.pool.created_at.isoformat())
-            return (composer.email(item.customer.email, values, message_id, mailer.domain),)
+            return (composer.email(item.customer.email, values, message_id, mailer.domain,
+                                   self.mailto),)
         if self.transport == Transport.SMS:
             return item.customer.phone, composer.sms(values), reference
         return "voucher.issued", composer.webhook(item, values), reference

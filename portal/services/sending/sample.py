@@ -20,7 +20,8 @@ def send_test(pool_id: int, channel: str, to: str, html: VoucherHtml) -> None:
                            phone=to if transport == Transport.SMS else None).checked()
     pool = pools.get_pool(pool_id)
     sample = channels.sample_values(pool)
-    composer = Composer(pool, lambda _: sample["voucher_url"], html, channels.settings(pool_id))
+    composer = Composer(pool, lambda _: sample["voucher_url"], html, channels.settings(pool_id),
+                        unsubscribe=lambda _: sample["unsubscribe_url"])
     customer = Customer(external_id="sample", first_name=sample["first_name"], email=checked.email,
                         phone=checked.phone, email_consent=True, sms_consent=True)
     item = Prepared(0, 1, customer, sample["code"], 0, pool.valid_until)
