@@ -270,6 +270,9 @@ class CustomerIn(CustomerRow):
     phone: str | None = Field(None, max_length=32, pattern=customers.PHONE_PATTERN)
 
 
+ConsentChannel = Literal["email", "sms"]
+
+
 class Assignment(BaseModel):
     code: str
     status: CodeStatus
@@ -278,6 +281,10 @@ class Assignment(BaseModel):
     assigned_at: datetime
     expires_at: datetime | None
     voucher_url: str
+    kept_withdrawn: list[ConsentChannel] = Field(default_factory=list, description=(
+        "Channels the request said yes to that stay without consent: the customer had "
+        "unsubscribed or sent STOP themselves. `POST /customers/{customer_id}/consent` "
+        "subscribes them again when they have agreed again."))
 
 
 class BulkAssign(Strict):
@@ -291,11 +298,54 @@ class BulkFailure(BaseModel):
     message: str
 
 
+class BulkWithdrawn(BaseModel):
+    index: int
+    customer_id: str
+    channels: list[ConsentChannel]
+
+
 class BulkResult(BaseModel):
     assigned: int
     already_assigned: int
     failed: list[BulkFailure]
     counts: Counts
+    withdrawn: list[BulkWithdrawn] = Field(default_factory=list, description=(
+        "Customers the request said yes for who stay without consent on these channels: "
+        "they had unsubscribed or sent STOP themselves."))
+
+
+class ConsentState(BaseModel):
+    channel: ConsentChannel
+    consent: bool
+    withdrawn_at: datetime | None = Field(description=(
+        "When the customer unsubscribed or sent STOP themselves. A later yes from a list or "
+        "an assignment does not undo it; only `POST /customers/{customer_id}/consent` does."))
+
+
+class ConsentChange(BaseModel):
+    channel: ConsentChannel
+    consent: bool
+    before: bool | None = Field(description="null: the customer was new.")
+    source: models.ConsentSource
+    detail: str
+    at: datetime
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    email: str | None
+    phone: str | None = Field(description="E.164, as the customer's list or call gave it, normalised.")
+    first_name: str | None
+    last_name: str | None
+    consent: list[ConsentState]
+    consent_history: list[ConsentChange] = Field(description="The last 100 changes, newest first.")
+
+
+class ConsentIn(Strict):
+    """An explicit choice: the customer agreed (again), or said no, on this channel."""
+
+    channel: ConsentChannel
+    consent: bool
 
 
 class Voucher(BaseModel):

@@ -258,6 +258,7 @@ def assign(pool_id: int, body: schemas.CustomerIn):
         code=result.code, status=result.status, pool_id=result.pool_id,
         customer_id=result.customer_id, assigned_at=result.assigned_at,
         expires_at=result.expires_at, voucher_url=voucher_url(result.code_id),
+        kept_withdrawn=list(result.kept_withdrawn),
     ), (201 if result.new else 200)
 
 
@@ -273,6 +274,8 @@ def assign_bulk(pool_id: int, body: schemas.BulkAssign):
         failed=[schemas.BulkFailure(index=f.line, customer_id=f.customer_id, error=f.reason,
                                     message=f.message) for f in result.failed],
         counts=schemas.Counts(**result.counts.as_dict()),
+        withdrawn=[schemas.BulkWithdrawn(index=w.line, customer_id=w.customer_id, channels=w.channels)
+                   for w in result.withdrawn],
     ), 200
 
 

@@ -10,7 +10,7 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
 from ..roles import MARKETING, current_actor, requires
-from ..services import history, pools, redemption, replenishment
+from ..services import consent, history, pools, redemption, replenishment
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.loading import is_live
@@ -96,8 +96,12 @@ def code_detail(pool_id: int, code_id: int):
             return redirect(url_for("pools.code_detail", pool_id=pool_id, code_id=code_id))
     elif request.method == "POST":
         status = 422
+    holder = code.customer
     return render_template("pools/code.html", pool=pools.get_pool(pool_id), code=code, form=form,
-                           entries=history.for_code(code_id)), status
+                           entries=history.for_code(code_id),
+                           consents=consent.states(holder) if holder else [],
+                           consent_history=consent.history(holder.id, limit=20) if holder else [],
+                           consent_words=consent.SOURCE_WORDS), status
 
 
 @bp.post("/<id:pool_id>/codes/<bigid:code_id>/undo")

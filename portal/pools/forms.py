@@ -119,6 +119,14 @@ class CustomerListForm(UploadForm):
         SelectChoice("send", "When their message is sent (stage 4)")])
 
 
+class ResubscribeForm(FlaskForm):
+    """A marketer's explicit choice to subscribe again customers who had unsubscribed;
+    the customers come as repeated `customer` fields, "<customer_id> <channel>"."""
+
+    confirm = BooleanField("They have agreed again since they unsubscribed, and I can show when and how",
+                           validators=[DataRequired("Confirm that they have agreed again.")])
+
+
 class RefillForm(FlaskForm):
     url = StringField("Address of the partner's file", validators=[Optional(), Length(max=refill.URL_MAX)],
                       description="http:// or https://; fetched on the schedule below.")

@@ -14,15 +14,23 @@ from flask import (
 from flask_login import current_user
 
 from .. import queue
-from ..models import Channel
+from ..models import Channel, ConsentSource
 from ..roles import MARKETING, current_actor, requires
-from ..services import assignment, channels, generation, imports, jobs, pools
+from ..services import assignment, channels, consent, generation, imports, jobs, pools
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
 from ..web import htmx
 from .blueprint import bp
-from .forms import ChannelForm, CustomerForm, CustomerListForm, GenerateForm, PoolForm, UploadForm
+from .forms import (
+    ChannelForm,
+    CustomerForm,
+    CustomerListForm,
+    GenerateForm,
+    PoolForm,
+    ResubscribeForm,
+    UploadForm,
+)
 from .pages import (
     attach_refusal,
     channels_page,
@@ -38,6 +46,9 @@ from .pages import (
     stage_page,
 )
 from .stages import STAGES
+
+# The most customers one "subscribe again" choice takes: the first lines of an upload's report.
+RESUBSCRIBE_MAX = 500
 
 
 @bp.get("/")
@@ -221,6 +232,25 @@ def assign_one(pool_id: int):
         return customers_answer(pool_id, 422 if exc.reason.startswith("invalid") else 409, one=form)
     return customers_answer(pool_id, 201 if given.new else 200, single=given,
                             one=CustomerForm(formdata=None))
+
+
+@bp.post("/<id:pool_id>/customers/resubscribe")
+@requires(*MARKETING)
+def resubscribe(pool_id: int):
+    """Subscribe again the customers a list said yes for but who had unsubscribed
+    themselves: only when the marketer confirms they agreed again, and recorded so."""
+    form = ResubscribeForm()
+    pairs = [tuple(entry.split(" ", 1)) for entry in request.form.getlist("customer")[:RESUBSCRIBE_MAX]
+             if " " in entry]
+    if not form.validate_on_submit():
+        return customers_answer(pool_id, 422, problem=form.confirm.errors[0] if form.confirm.errors
+                                else "The form expired; upload the list again.")
+    try:
+        given = consent.give_again(pairs, ConsentSource.ADMIN, f"user {current_user.id}")
+    except DomainError as exc:
+        return customers_answer(pool_id, 422, problem=exc.message)
+    return customers_answer(pool_id, 200, notice=f"{given:,} subscribed again; the change is "
+                            "kept in each customer's consent history.")
 
 
 # --- stage 4: channels --------------------------------------------------------------------------

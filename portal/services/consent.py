@@ -24,6 +24,11 @@ _customers = Customer.__table__
 _changes = ConsentChange.__table__
 # The customer's own "no" (unsubscribe, STOP): a list's or an API call's "yes" does not undo it.
 BY_THE_CUSTOMER = (ConsentSource.UNSUBSCRIBE.value, ConsentSource.SMS_STOP.value)
+# How each source reads on a page.
+SOURCE_WORDS = {
+    ConsentSource.LIST.value: "customer list", ConsentSource.API.value: "API",
+    ConsentSource.UNSUBSCRIBE.value: "unsubscribed by the customer",
+    ConsentSource.SMS_STOP.value: "STOP sent by the customer", ConsentSource.ADMIN.value: "in the portal"}
 # The usual opt-out words of SMS (the carriers' industry guidelines), in any case.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"})
 
@@ -86,6 +91,18 @@ def give(customer_pks: Iterable[int], channel: str, source: ConsentSource, detai
     return _set(list(customer_pks), channel, True, source, detail)
 
 
+def give_again(pairs: Iterable[tuple[str, str]], source: ConsentSource, detail: str = "") -> int:
+    """`give` for (customer_id, channel) pairs, as an upload report lists them."""
+    by_channel: dict[str, set[str]] = {}
+    for customer_id, channel in pairs:
+        by_channel.setdefault(_checked(channel), set()).add(customer_id)
+    given = 0
+    for channel, customer_ids in by_channel.items():
+        pks = db.session.scalars(select(Customer.id).where(Customer.external_id.in_(customer_ids)))
+        given += give(list(pks), channel, source, detail)
+    return given
+
+
 def _set(customer_pks: list[int], channel: str, consent: bool, source: ConsentSource,
          detail: str) -> int:
     consent_col, withdrawn_col = consent_column(channel), withdrawn_column(channel)
@@ -118,6 +135,10 @@ def _set(customer_pks: list[int], channel: str, consent: bool, source: ConsentSo
         record(session, [{"customer_id": pk, "channel": channel, "consent": consent,
                           "before": before_of[pk], "source": source.value, "detail": detail[:200],
                           "at": now} for pk in changed])
+    # The rows changed under the ORM: a Customer the caller holds must not show the old state.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Customer) and obj.id in changed:
+            db.session.expire(obj)
     return len(changed)
 
 

@@ -167,3 +167,54 @@ def test_a_footer_with_a_broken_placeholder_is_refused_on_save(app):
     with pytest.raises(Exception, match="broken placeholder"):
         channels.save(pool_id, "email", enabled=True, footer="Bye {{ unsubscribe }}")
     assert db.session.scalars(select(ConsentChange)).all() == []
+
+
+def test_the_api_shows_consent_with_its_history_and_takes_an_explicit_choice(app, client):
+    from portal.services import accounts
+    from tests.api.conftest import Api
+
+    api = Api(client, accounts.create_api_key("crm", "integration").secret)
+    pool_id = campaign(CustomerData("A1", email="a1@example.com", email_consent=True))
+    consent.withdraw([customer("A1").id], "email", ConsentSource.UNSUBSCRIBE, "one-click")
+
+    # An assignment that says yes does not undo it, and says so.
+    given = api.post(f"/pools/{pool_id}/assignments", {"customer_id": "A1", "email_consent": True})
+    assert given.status_code == 201 and given.json["kept_withdrawn"] == ["email"]
+    bulk = api.post(f"/pools/{pool_id}/assignments/bulk",
+                    {"customers": [{"customer_id": "A2"}, {"customer_id": "A1", "email_consent": True}]})
+    assert bulk.json["withdrawn"] == [{"index": 1, "customer_id": "A1", "channels": ["email"]}]
+
+    shown = api.get("/customers/A1")
+    assert shown.status_code == 200
+    email = next(s for s in shown.json["consent"] if s["channel"] == "email")
+    assert email["consent"] is False and email["withdrawn_at"]
+    assert [(c["source"], c["before"], c["consent"]) for c in shown.json["consent_history"]] == [
+        ("unsubscribe", True, False), ("list", None, True)]
+    assert api.get("/customers/nobody").json["error"] == "unknown_customer"
+
+    again = api.post("/customers/A1/consent", {"channel": "email", "consent": True})
+    assert again.status_code == 200
+    email = next(s for s in again.json["consent"] if s["channel"] == "email")
+    assert email == {"channel": "email", "consent": True, "withdrawn_at": None}
+    assert again.json["consent_history"][0]["source"] == "api"
+    assert api.post("/customers/A1/consent", {"channel": "page", "consent": True}).status_code == 400
+
+
+def test_the_upload_report_names_who_stayed_unsubscribed_and_the_marketer_chooses(app, as_role):
+    app.config["WTF_CSRF_ENABLED"] = False
+    pool_id = campaign(CustomerData("M1", email="m1@example.com", email_consent=True))
+    consent.withdraw([customer("M1").id], "email", ConsentSource.UNSUBSCRIBE, "one-click")
+    client = as_role("marketer")
+    page = client.post(f"/pools/{pool_id}/customers/upload", data={
+        "file": (io.BytesIO(b"customer_id,email_consent\nM1,yes\nM2,yes\n"), "list.csv"), "when": "now"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "1 customer stayed unsubscribed" in text and "M1" in text
+    assert 'name="customer" value="M1 email"' in text
+    form = {"customer": "M1 email"}
+    refused = client.post(f"/pools/{pool_id}/customers/resubscribe", data=form)
+    assert refused.status_code == 422 and customer("M1").email_consent is False
+    done = client.post(f"/pools/{pool_id}/customers/resubscribe", data={**form, "confirm": "y"})
+    assert done.status_code == 200 and "1 subscribed again" in done.get_data(as_text=True)
+    assert customer("M1").email_consent is True
+    assert changes("M1")[-1] == ("email", False, True, "admin")
