@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .. import models
-from ..services import customers, generation, pools, text, times
+from ..services import customers, formats, generation, pools, text, times
 from ..services.codes import MAX_LENGTH, MIN_LENGTH
 from ..services.replenishment import settings as refill
 
@@ -74,6 +74,13 @@ class Error(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+BARCODE_FORMAT = (
+    "How the voucher page draws each code: `qr`, `code128`, `ean13` or `none`. "
+    f"{formats.EAN13_RULE} In an `ean13` pool, an import refuses other lines (reason "
+    f"`{formats.NOT_EAN13}`), generation adds the check digit, and switching a pool with other "
+    f"codes to `ean13` is refused with 422 `{formats.NOT_EAN13}`.")
+
+
 class PoolSettings(Strict):
     """The pool's settings other than its name, all optional."""
 
@@ -86,7 +93,7 @@ class PoolSettings(Strict):
     per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) | None = None
     low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN,
                                le=pools.LOW_STOCK_THRESHOLD_MAX) | None = None
-    barcode_format: BarcodeFormat | None = None
+    barcode_format: BarcodeFormat | None = Field(None, description=BARCODE_FORMAT)
     require_assignment: bool | None = None
 
 
@@ -126,7 +133,7 @@ class PoolPatch(PoolSettings):
     name: Filled(max_length=pools.NAME_MAX) = None
     per_customer_limit: Whole(ge=pools.PER_CUSTOMER_LIMIT_MIN, le=pools.PER_CUSTOMER_LIMIT_MAX) = None
     low_stock_threshold: Whole(ge=pools.LOW_STOCK_THRESHOLD_MIN, le=pools.LOW_STOCK_THRESHOLD_MAX) = None
-    barcode_format: BarcodeFormat = None
+    barcode_format: BarcodeFormat = Field(None, description=BARCODE_FORMAT)
     require_assignment: bool = None
     status: PoolStatus = None
     replenishment: ReplenishmentIn | None = None
@@ -233,7 +240,8 @@ class Generate(Strict):
     charset: str = Field("alphanumeric", min_length=1, max_length=100,
                          pattern=generation.CHARSET_PATTERN, description=(
         "`alphanumeric` (without 0 O 1 I L), `alphabetic`, `numeric`, `hex`, or your own set "
-        "of at least two different characters (else 422 `charset_too_small`)."))
+        "of at least two different characters (else 422 `charset_too_small`). "
+        f"{formats.EAN13_GENERATION} Otherwise 422 `{formats.NOT_EAN13}`."))
     pattern: str | None = Field(None, min_length=1, max_length=MAX_LENGTH,
                                 pattern=generation.PATTERN_PATTERN,
                                 description="For example `SUMMER-####-####`; # is random.")

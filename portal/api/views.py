@@ -138,9 +138,10 @@ def get_pool(pool_id: int):
 @operation("PATCH", "/pools/<id:pool_id>", summary="Change a pool's settings or status",
            body=schemas.PoolPatch, responses={200: schemas.Pool},
            errors={**NOT_FOUND, 409: NAME_TAKEN, 422: refused(
-               "Values that do not go together, an address that is not an http(s) URL, or a "
-               "drop folder this server does not have.", "invalid_window", "invalid_url",
-               "two_schedules", "drop_folder_not_configured")})
+               "Values that do not go together, an address that is not an http(s) URL, a "
+               "drop folder this server does not have, or `ean13` for a pool whose codes are "
+               "not all EAN-13.", "invalid_window", "invalid_url",
+               "two_schedules", "drop_folder_not_configured", "not_ean13")})
 def patch_pool(pool_id: int, body: schemas.PoolPatch):
     values = body.model_dump(exclude_unset=True)  # null texts become empty in the service
     refill = values.pop("replenishment", None)
@@ -227,8 +228,10 @@ def get_import(pool_id: int, job_id: int):
            body=schemas.Generate, responses={201: schemas.Generated},
            errors={**NOT_FOUND, 409: ARCHIVED_OR_BUSY, 422: refused(
                "Not enough code space left, more codes than this server generates per request, "
-               "a character set of one character, or codes that would be too short or long.",
-               "code_space_too_small", "too_many_codes", "charset_too_small", "invalid_code_length")})
+               "a character set of one character, codes that would be too short or long, or "
+               "codes an EAN-13 pool cannot hold.",
+               "code_space_too_small", "too_many_codes", "charset_too_small", "invalid_code_length",
+               "not_ean13")})
 def generate_codes(pool_id: int, body: schemas.Generate):
     most = current_app.config["API_GENERATE_MAX"]
     if body.count > most:

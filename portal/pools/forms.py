@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..models import Transport
-from ..services import generation, pools
+from ..services import formats, generation, pools
 from ..services.codes import MAX_LENGTH
 from ..services.errors import InvalidInput
 from ..services.replenishment import settings as refill
@@ -41,7 +41,9 @@ class PoolForm(FlaskForm):
                                 validators=[Optional(), Length(max=pools.DESCRIPTION_MAX)])
     terms = TextAreaField("Terms", filters=[_one_char_line_breaks],
                           validators=[Optional(), Length(max=pools.TERMS_MAX)])
-    barcode_format = SelectField("Barcode on the voucher", choices=BARCODES)
+    barcode_format = SelectField("Barcode on the voucher", choices=BARCODES, description=(
+        "QR and Code 128 draw any code; the page offers the QR code where a long Code 128 "
+        f"would be too small to scan. {formats.EAN13_RULE}"))
     valid_from = DateTimeLocalField("Redeemable from (UTC)", validators=[Optional()],
                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     valid_until = DateTimeLocalField("Redeemable until (UTC)", validators=[Optional()],
@@ -64,6 +66,7 @@ class UploadForm(FlaskForm):
 
 
 class GenerateForm(FlaskForm):
+    ean13_hint = formats.EAN13_GENERATION  # shown in an EAN-13 pool
     count = IntegerField("How many codes", validators=[
         DataRequired(), NumberRange(min=1, max=generation.REQUEST_MAX_COUNT)])
     charset = SelectField("Characters", choices=CHARSETS)

@@ -15,6 +15,7 @@ from ..models import Job
 from ..services import (
     assignment,
     channels,
+    formats,
     generation,
     imports,
     jobs,
@@ -88,10 +89,11 @@ def generation_spec(form: GenerateForm) -> generation.Spec:
                            prefix=form.prefix.data or "", postfix=form.postfix.data or "")
 
 
-def code_preview(form: GenerateForm) -> dict:
-    """Sample codes and the room left for the form's pattern, or why it cannot work."""
+def code_preview(form: GenerateForm, pool_id: int) -> dict:
+    """Sample codes and the room left for the form's pattern in this pool, or why it
+    cannot work."""
     try:
-        spec = generation_spec(form)
+        spec = generation_spec(form).for_pool(pools.get_pool(pool_id).barcode_format)
         room = generation.room(spec)
         return {"samples": generation.preview(spec, 5), "room": room, "error": None}
     except DomainError as exc:
@@ -101,8 +103,9 @@ def code_preview(form: GenerateForm) -> dict:
 def codes_page(pool_id: int, status: int = 200, refill_form=None, **context):  # noqa: ANN001, ANN003
     """Stage 2's page; the forms not given come fresh."""
     context.setdefault("upload", UploadForm(formdata=None))
-    context.setdefault("generate", GenerateForm(formdata=None))
-    context.setdefault("preview", code_preview(GenerateForm(formdata=None)))
+    starting = formats.generation_defaults(pools.get_pool(pool_id).barcode_format)
+    context.setdefault("generate", GenerateForm(formdata=None, data=starting))
+    context.setdefault("preview", code_preview(GenerateForm(formdata=None, data=starting), pool_id))
     if request.method == "GET":
         context = {**file_job(pool_id, "import"), **context}
     return stage_page(pool_id, "codes", "pools/stage_codes.html", status,

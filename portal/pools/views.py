@@ -160,7 +160,7 @@ def rejections_csv(pool_id: int, batch_id: int):
 def generate_preview(pool_id: int):
     """Sample codes and the code space left, as the marketer edits the pattern."""
     form = GenerateForm(request.args, meta={"csrf": False})
-    return render_template("pools/partials/_preview.html", preview=code_preview(form))
+    return render_template("pools/partials/_preview.html", preview=code_preview(form, pool_id))
 
 
 @bp.post("/<id:pool_id>/codes/generate")
@@ -180,9 +180,9 @@ def generate(pool_id: int):
     if htmx():
         pool = pools.get_pool(pool_id)
         return render_template("pools/partials/_generate_result.html", pool=pool, generate=form,
-                               generated=result, preview=code_preview(form),
+                               generated=result, preview=code_preview(form, pool_id),
                                counts=pools.counts(pool_id), oob=True), status
-    return codes_page(pool_id, status, generate=form, generated=result, preview=code_preview(form))
+    return codes_page(pool_id, status, generate=form, generated=result, preview=code_preview(form, pool_id))
 
 
 # --- stage 3: customers -------------------------------------------------------------------------

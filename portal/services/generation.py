@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import Code, ImportBatch
-from . import loading, pools
+from . import formats, loading, pools
 from .actor import SYSTEM, Actor
 from .codes import CHARACTERS, MAX_LENGTH, MIN_LENGTH, normalize
 from .errors import CodeSpaceTooSmall, InvalidInput
@@ -53,6 +53,9 @@ class Spec:
     pattern: str | None = None
     prefix: str = ""
     postfix: str = ""
+    # The pool's barcode format, when it asks something of the codes (EAN-13: a check
+    # digit after the template's 12 digits); generate_codes sets it from the pool.
+    barcode_format: str = ""
 
     @property
     def alphabet(self) -> str:
@@ -102,7 +105,14 @@ class Spec:
                 f"these would be {len(whole)}.",
                 field="pattern" if self.pattern else "length", reason="invalid_code_length",
             )
+        problem = formats.generation_problem(self.barcode_format, whole, self.alphabet, RANDOM)
+        if problem:
+            raise InvalidInput(problem, field="charset", reason=formats.NOT_EAN13)
         return whole
+
+    @property
+    def check_digit(self) -> bool:
+        return formats.adds_check_digit(self.barcode_format)
 
     @property
     def random_positions(self) -> int:
@@ -114,7 +124,11 @@ class Spec:
         return len(self.alphabet) ** self.random_positions
 
     def describe(self) -> str:
-        return f"{self.template} from {self.charset}"
+        return f"{self.template}{' and a check digit' if self.check_digit else ''} from {self.charset}"
+
+    def for_pool(self, barcode_format: str) -> Spec:
+        """This spec for a pool of the given barcode format."""
+        return replace(self, barcode_format=barcode_format)
 
 
 @dataclass(frozen=True)
@@ -165,13 +179,16 @@ def candidates(spec: Spec, count: int) -> list[str]:
     template = spec.template
     fmt = template.replace("{", "{{").replace("}", "}}").replace(RANDOM, "{}")
     randoms = random_strings(spec.alphabet, count, template.count(RANDOM))
-    return [fmt.format(*r) for r in randoms]
+    made = [fmt.format(*r) for r in randoms]
+    if spec.check_digit:
+        return [code + formats.check_digit(code) for code in made]
+    return made
 
 
 def room(spec: Spec) -> Room:
     """The spec's code space and how much of it codes already in the workspace use."""
     shape = normalize(spec.template).replace("\\", "\\\\").replace("%", "\\%")
-    shape = shape.replace("_", "\\_").replace(RANDOM, "_")
+    shape = shape.replace("_", "\\_").replace(RANDOM, "_") + ("_" if spec.check_digit else "")
     used = db.session.scalar(
         select(func.count()).select_from(Code).where(Code.normalized.like(shape, escape="\\"))
     )
@@ -196,6 +213,7 @@ def generate_codes(
         raise InvalidInput("Count must be a positive whole number.", field="count")
     if count > MAX_COUNT:
         raise InvalidInput(f"At most {MAX_COUNT:,} codes at a time.", field="count")
+    spec = spec.for_pool(pools.get_pool(pool_id).barcode_format)
     template = spec.template  # validates the spec before anything is written
     with loading.Load(pool_id, "generate", spec.describe(), actor, wait=wait) as load:
         space = room(spec)

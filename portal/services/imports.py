@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import BatchState, ImportBatch, ImportRejection
-from . import jobs, loading, pools
+from . import formats, jobs, loading, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, check
 from .errors import NotFound
@@ -61,14 +61,18 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _candidates(table: TableFile) -> Iterator[Row]:
-    """Staging rows for every non-blank line: valid ones with their normalized code."""
+def _candidates(table: TableFile, barcode_format: str) -> Iterator[Row]:
+    """Staging rows for every non-blank line: valid ones with their normalized code.
+    A code the pool's barcode format cannot draw is refused (formats.code_refusal)."""
+    misfit = formats.code_refusal(barcode_format)
     code_col = table.columns["code"]
     expiry_col = table.columns.get("expires_at")
     expiries: dict[str, datetime | str] = {}
     for line, cells in table.rows():
         code = cells[code_col].strip() if code_col < len(cells) else ""
         normalized, reason = check(code)
+        if reason is None and misfit is not None:
+            reason = misfit(code)
         if reason:
             yield line, code[: MAX_LENGTH * 4], None, None, reason
             continue
@@ -102,10 +106,10 @@ def import_codes(
     and count only once the whole file is in (services/loading.py). A background job's
     claim marks that job done in the same final transaction.
     """
-    pools.load_pool_for_codes(db.session, pool_id)
+    barcode_format = pools.load_pool_for_codes(db.session, pool_id).barcode_format
     table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
     with loading.Load(pool_id, "import", source, actor, job=job, wait=wait) as load:
-        lines = load.stage(_candidates(table))
+        lines = load.stage(_candidates(table, barcode_format))
         load.classify()
         imported = load.write_accepted()
         by_reason = load.rejection_counts()
@@ -159,6 +163,9 @@ def _notes(table: TableFile, previous: datetime | None, imported: int, lines: in
         )
     elif imported == 0 and lines and set(by_reason) == {"already_in_pool"}:
         notes.append("Every code in this file is already in this pool.")
+    if by_reason.get(formats.NOT_EAN13):
+        notes.append(f"{formats.EAN13_RULE} {by_reason[formats.NOT_EAN13]:,} lines were not, and were "
+                     "left out.")
     if any(count > loading.KEPT_REJECTIONS for count in by_reason.values()):
         notes.append(f"Every rejected line is counted, but only the first "
                      f"{loading.KEPT_REJECTIONS:,} lines of each reason are kept for the report.")

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import COUNTER_SHARDS, BarcodeFormat, Pool, PoolCounter, PoolStatus, utcnow
-from . import alerts
+from ..models import COUNTER_SHARDS, BarcodeFormat, Code, CodeStatus, Pool, PoolCounter, PoolStatus, utcnow
+from . import alerts, formats
 from .errors import Conflict, InvalidInput, NotFound
 from .times import FIRST_YEAR, LAST_YEAR, in_range
 from .tx import is_postgresql, write_transaction
@@ -143,6 +143,8 @@ def _update(pool_id: int, values: dict[str, Any], *, reviewed: bool = False) -> 
     if unknown:
         raise InvalidInput(f"Unknown pool fields: {', '.join(sorted(unknown))}.")
     _check(values)
+    if "barcode_format" in values:
+        _check_codes_fit(pool_id, values["barcode_format"])
     try:
         with write_transaction() as session:
             pool = load_pool(session, pool_id)
@@ -160,6 +162,26 @@ def _update(pool_id: int, values: dict[str, Any], *, reviewed: bool = False) -> 
     except IntegrityError as exc:
         raise Conflict(f"A pool named “{values.get('name')}” already exists.", field="name") from exc
     return pool
+
+
+def _check_codes_fit(pool_id: int, barcode_format: str) -> None:
+    """Refuse a barcode format that some of the pool's codes to show (available or
+    assigned) cannot be drawn in. Read before the write, so a big pool's scan holds no lock."""
+    misfit = formats.code_refusal(barcode_format)
+    if misfit is None or load_pool(db.session, pool_id).barcode_format == barcode_format:
+        return
+    shown = (CodeStatus.AVAILABLE.value, CodeStatus.ASSIGNED.value)
+    misfits, example = 0, None
+    for code in db.session.scalars(select(Code.code).where(Code.pool_id == pool_id, Code.status.in_(shown))
+                                   .execution_options(yield_per=10_000)):
+        if misfit(code):
+            misfits += 1
+            example = example or code
+    if misfits:
+        raise InvalidInput(
+            f"{misfits:,} of this pool's codes cannot be drawn as EAN-13, for example “{example}”. "
+            f"{formats.EAN13_RULE} Keep another barcode, or cancel those codes first.",
+            field="barcode_format", reason=formats.NOT_EAN13, misfits=misfits)
 
 
 def set_status(pool_id: int, status: str) -> Pool:

@@ -31,7 +31,7 @@ def show(token: str):
     code = _code(code_id) if code_id is not None else None
     if code is None or code.customer_id is None:
         abort(404)
-    picture = barcodes.svg(code.code, code.pool.barcode_format)
+    picture = barcodes.picture(code.code, code.pool.barcode_format)
     status = 410 if code.status == "canceled" else 200
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     return render_template("voucher/show.html", code=code, verdict=verdict_for(code),

@@ -46,17 +46,37 @@ def test_voucher_page_shows_benefit_code_qr_dates_and_terms(client, voucher):
 
 
 def test_qr_is_a_full_qr_code_not_micro_qr(app):
-    from portal.services.barcodes import svg
+    from portal.services.barcodes import qr_svg
 
-    side = int(re.search(r'viewBox="0 0 (\d+) ', svg("SPRI-0001", "qr")).group(1))
-    assert side // 6 - 4 >= 21  # version 1 QR is 21 modules; Micro QR tops out at 17
+    side = int(re.search(r'viewBox="0 0 (\d+) ', qr_svg("SPRI-0001")).group(1))
+    assert side - 2 * 4 >= 21  # version 1 QR is 21 modules; Micro QR tops out at 17
 
 
-@pytest.mark.parametrize("fmt", ["code128", "ean13", "none"])
-def test_barcode_formats(client, voucher, fmt):
+@pytest.mark.parametrize("fmt, label", [("code128", "Code 128 barcode"), ("none", None)])
+def test_barcode_formats(client, voucher, fmt, label):
     pools.update_pool(voucher["pool"].id, barcode_format=fmt)
     page = client.get(voucher["path"])
-    assert ("<svg" in page.text) == (fmt != "none")
+    assert ("<svg" in page.text) == (label is not None)
+    assert label is None or label in page.text
+
+
+def test_an_ean13_pool_draws_its_codes_as_ean13(client):
+    pool = pools.create_pool("Shelf", barcode_format="ean13")
+    imports.import_codes(pool.id, upload("4006381333931\n"))
+    given = assignment.assign_code(pool.id, customer("C1"))
+    page = client.get("/v/" + make_token(VOUCHER, given.code_id))
+    assert 'aria-label="EAN-13 barcode"' in page.text and "QR code" not in page.text
+    assert page.text.count("4006381333931") == 2  # the code under the barcode, and the copy button's
+
+
+def test_the_stylesheet_knows_the_bands_the_server_sizes_barcodes_for(client):
+    from portal.services.barcodes import BANDS
+
+    css = client.get("/static/voucher.css").text
+    for low, band, *_ in BANDS[1:]:
+        assert f"@media (min-width: {low}px)" in css
+        assert f".z{band}-2 .linear svg {{ zoom: 2; }}" in css
+    assert f"@media (max-width: {BANDS[1][0] - 0.02}px)" in css
 
 
 def test_wrong_or_tampered_tokens_are_404_and_reveal_nothing(client, voucher):
