@@ -157,6 +157,7 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
                 for name, s in current.items()}
     return stage_page(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
                       previews=previews, channel_settings=current, with_message=channels.WITH_MESSAGE,
+                      placeholders=channels.PLACEHOLDERS,
                       **send_context(pool_id, **overrides))
 
 
