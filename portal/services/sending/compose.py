@@ -13,10 +13,11 @@ from datetime import datetime
 
 from ...models import Customer, Pool, Transport
 from .. import channels, transports
+from ..brand import Look
 from ..codes import expiry_text
 
-# The HTML part of a voucher email: (body, footer, placeholder values, pool) -> HTML.
-VoucherHtml = Callable[[str, str, dict, Pool], str]
+# The HTML part of a voucher email: (body, footer, placeholder values, pool, brand) -> HTML.
+VoucherHtml = Callable[[str, str, dict, Pool, Look], str]
 
 
 @dataclass
@@ -36,22 +37,25 @@ class Composer:
     """Turns a pool's saved messages into each customer's message."""
 
     pool: Pool
-    link: Callable[[int], str]
+    link: Callable[[int], str]  # code id -> the voucher's link
+    wallet: Callable[[int], str]  # customer's row id -> the link to all their vouchers
     html: VoucherHtml
     settings: dict = field(default_factory=dict)
+    brand: Look = field(default_factory=Look)
 
     def values(self, item: Prepared) -> dict[str, str]:
         return {"code": item.code, "first_name": item.customer.first_name or "",
                 "benefit": self.pool.benefit or self.pool.name,
                 "expires_at": expiry_text(item.expires),
-                "voucher_url": self.link(item.code_id)}
+                "voucher_url": self.link(item.code_id),
+                "wallet_url": self.wallet(item.customer.id)}
 
     def email(self, to: str, values: dict[str, str], message_id: str | None = None) -> transports.Email:
         setting = self.settings[Transport.EMAIL]
         subject = channels.render(setting.subject, values)
         body = channels.render(setting.body, values)
         text = body + (f"\n\n-- \n{setting.footer}" if setting.footer else "")
-        html = self.html(body, setting.footer, values, self.pool)
+        html = self.html(body, setting.footer, values, self.pool, self.brand)
         return transports.Email(to, subject, text, html, message_id)
 
     def sms(self, values: dict[str, str]) -> str:
@@ -67,6 +71,7 @@ class Composer:
                              "first_name": c.first_name, "last_name": c.last_name,
                              "email_consent": c.email_consent, "sms_consent": c.sms_consent},
                 "code": item.code, "voucher_url": values["voucher_url"],
+                "wallet_url": values["wallet_url"],
                 "expires_at": item.expires.isoformat() if item.expires else None}
 
 
