@@ -7,6 +7,7 @@ rather than rendering templates themselves.
 from __future__ import annotations
 
 from flask import render_template
+from markupsafe import Markup
 
 from .models import Pool
 from .services.alerts import Notice
@@ -20,8 +21,13 @@ def voucher_html(body: str, footer: str, values: dict, pool: Pool, brand: Look) 
     """A campaign email's HTML part: the shop's name and logo, the marketer's message
     around the code, and a button in the shop's accent colour."""
     logo = logo_url(brand.logo_etag) if brand.logo_etag else None
+    colour = brand.accent_colour or DEFAULT_BUTTON
+    wallet = values.get("wallet_url") or ""
+    # The message's {{ wallet_url }} becomes a link (its {{ voucher_url }} is the button).
+    wallet_link = Markup('<a href="{0}" style="color:{1}">{0}</a>').format(wallet, colour)
     return render_template("email/voucher.html", body=body, footer=footer, values=values, pool=pool,
-                           brand=brand, logo=logo, button=brand.accent_colour or DEFAULT_BUTTON)
+                           brand=brand, logo=logo, button=colour, wallet=wallet,
+                           wallet_link=wallet_link)
 
 
 def alert_html(notice: Notice, pool: Pool) -> str:
