@@ -7,15 +7,27 @@ rather than rendering templates themselves.
 from __future__ import annotations
 
 from flask import render_template
+from markupsafe import Markup
 
 from .models import Pool
 from .services.alerts import Notice
-from .services.links import pool_url
+from .services.brand import Look
+from .services.links import logo_url, pool_url
+
+DEFAULT_BUTTON = "#0b5cad"
 
 
-def voucher_html(body: str, footer: str, values: dict, pool: Pool) -> str:
-    """A campaign email's HTML part: the marketer's message around the code."""
-    return render_template("email/voucher.html", body=body, footer=footer, values=values, pool=pool)
+def voucher_html(body: str, footer: str, values: dict, pool: Pool, brand: Look) -> str:
+    """A campaign email's HTML part: the shop's name and logo, the marketer's message
+    around the code, and a button in the shop's accent colour."""
+    logo = logo_url(brand.logo_etag) if brand.logo_etag else None
+    colour = brand.accent_colour or DEFAULT_BUTTON
+    wallet = values.get("wallet_url") or ""
+    # The message's {{ wallet_url }} becomes a link (its {{ voucher_url }} is the button).
+    wallet_link = Markup('<a href="{0}" style="color:{1}">{0}</a>').format(wallet, colour)
+    return render_template("email/voucher.html", body=body, footer=footer, values=values, pool=pool,
+                           brand=brand, logo=logo, button=colour, wallet=wallet,
+                           wallet_link=wallet_link)
 
 
 def alert_html(notice: Notice, pool: Pool) -> str:

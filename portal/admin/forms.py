@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..services import brand
 from ..services.accounts import MIN_PASSWORD
 
 
@@ -34,3 +36,15 @@ class ApiKeyForm(FlaskForm):
     name = StringField("Key name", validators=[DataRequired(), Length(max=200)])
     scope = SelectField("Scope", choices=[SelectChoice("pos", "pos: validate, redeem, roll back"),
                                           SelectChoice("integration", "integration: everything")])
+
+
+class BrandForm(FlaskForm):
+    """The shop's name, accent colour and logo; the service checks the colour and the logo."""
+
+    shop_name = StringField("Shop name", validators=[Optional(), Length(max=brand.SHOP_NAME_MAX)])
+    accent_colour = StringField("Accent colour",
+                                render_kw={"placeholder": "#1f4fa8", "autocomplete": "off",
+                                           "spellcheck": "false"})
+    logo = FileField(f"Logo (PNG or JPEG, at most {brand.LOGO_MAX_BYTES // 1024} KB and "
+                     f"{brand.LOGO_MAX_SIDE} × {brand.LOGO_MAX_SIDE} pixels)",
+                     render_kw={"accept": ",".join(brand.LOGO_TYPES.values())})

@@ -1,5 +1,5 @@
 """Admin page: add and disable users, set their passwords, add stores, create and
-revoke API keys."""
+revoke API keys, and set the shop's brand."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import ApiKey, Store, User
 from ..roles import requires
-from ..services import accounts, transports
+from ..services import accounts, brand, transports
 from ..services.errors import DomainError
 from ..sessions import begin
 from .blueprint import bp
-from .forms import ApiKeyForm, PasswordForm, StoreForm, UserForm
+from .forms import ApiKeyForm, BrandForm, PasswordForm, StoreForm, UserForm
 
 
 def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
@@ -31,13 +31,16 @@ def _page(status: int = 200, new_key: str | None = None, **forms):
     forms.setdefault("user_form", _user_form(formdata=False))
     forms.setdefault("store_form", StoreForm(formdata=None))
     forms.setdefault("key_form", ApiKeyForm(formdata=None))
+    look = brand.current()
+    forms.setdefault("brand_form", BrandForm(formdata=None, shop_name=look.shop_name,
+                                             accent_colour=look.accent_colour))
     return render_template(
         "admin/index.html",
         users=db.session.scalars(select(User).order_by(User.email)).all(),
         stores=db.session.scalars(select(Store).order_by(Store.code)).all(),
         keys=db.session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all(),
         button=EmptyForm(), new_key=new_key, channels=transports.describe(current_app.config),
-        transport_names=transports.NAMES,
+        transport_names=transports.NAMES, brand=look, min_contrast=brand.MIN_CONTRAST,
         **forms,
     ), status
 
@@ -138,3 +141,32 @@ def revoke_key(key_id: int):
         key = accounts.revoke_api_key(key_id)
         flash(f"Revoked the key “{key.name}”.")
     return redirect(url_for("admin.index"))
+
+
+@bp.post("/brand")
+@requires("admin")
+def set_brand():
+    """Set the shop's name, accent colour and (when a file is chosen) logo; a refused
+    value is shown beside its field and nothing changes."""
+    form = BrandForm()
+    if form.validate_on_submit():
+        upload = form.logo.data
+        try:
+            brand.save(form.shop_name.data or "", form.accent_colour.data or "",
+                       upload.stream if upload and upload.filename else None)
+        except DomainError as exc:
+            getattr(form, exc.details.get("field") or "shop_name").errors.append(exc.message)
+        else:
+            flash("The brand is saved: voucher pages and emails use it from now on.")
+            return redirect(url_for("admin.index") + "#brand-title")
+    return _page(422, brand_form=form)
+
+
+@bp.post("/brand/logo/remove")
+@requires("admin")
+def remove_logo():
+    """Remove the logo; voucher pages and emails go on without one."""
+    if EmptyForm().validate_on_submit():
+        brand.remove_logo()
+        flash("The logo is removed.")
+    return redirect(url_for("admin.index") + "#brand-title")

@@ -371,6 +371,8 @@ class Voucher(BaseModel):
 
 class CustomerVouchers(BaseModel):
     customer_id: str
+    wallet_url: str = Field(description="The customer's page listing all their vouchers, each "
+                                        "linking to its own page; for a message or a receipt.")
     vouchers: list[Voucher]
 
 

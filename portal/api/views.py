@@ -22,7 +22,7 @@ from ..services import (
 from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
-from ..services.links import voucher_url
+from ..services.links import customer_url, voucher_url
 from ..services.urls import without_credentials
 from . import schemas
 from .auth import key_identity
@@ -318,6 +318,7 @@ def customer_vouchers(customer_id: str):
     customer: Customer = customers.find(customer_id)
     held = assignment.holdings(customer.id)
     return schemas.CustomerVouchers(customer_id=customer.external_id,
+                                    wallet_url=customer_url(customer.id),
                                     vouchers=[_voucher(code) for code in held]), 200
 
 

@@ -1,8 +1,8 @@
-"""The front door and the health check."""
+"""The front door, the health check and the favicon."""
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, url_for
+from flask import current_app, jsonify, redirect, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -25,3 +25,10 @@ def index():
     if current_user.role == "cashier":
         return redirect(url_for("cashier.till"))
     return redirect(url_for("pools.dashboard"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The portal's icon, where browsers look for it unasked; cached for a week."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/x-icon",
+                               max_age=7 * 24 * 3600)

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Channel, ChannelSetting, Code, CodeStatus, Pool, utcnow
 from .codes import effective_expiry, expiry_text
 from .errors import InvalidInput
-from .links import voucher_url_maker
+from .links import customer_url_maker, voucher_url_maker
 from .pools import load_pool
 from .tx import write_transaction
 
@@ -22,7 +22,8 @@ LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.PAGE: "Voucher web
           Channel.EXPORT: "CSV export for another tool"}
 # The channels whose message the marketer writes (the page and the export have none).
 WITH_MESSAGE = (Channel.EMAIL, Channel.SMS)
-PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url", "unsubscribe_url")
+PLACEHOLDERS = ("code", "first_name", "benefit", "expires_at", "voucher_url", "wallet_url",
+                "unsubscribe_url")
 DEFAULTS = {
     "email": ("Your voucher: {{ benefit }}",
               "Hello {{ first_name }},\n\nhere is your voucher: {{ benefit }}.\n\n"
@@ -115,6 +116,7 @@ def sample_values(pool: Pool) -> dict[str, str]:
     ends = pool.valid_until or (datetime.now(UTC) + timedelta(days=30))
     return {"code": "SAMPLE-CODE-1234", "first_name": "Maria", "benefit": pool.benefit or pool.name,
             "expires_at": expiry_text(ends), "voucher_url": "https://example.com/v/sample",
+            "wallet_url": "https://example.com/v/c/sample",
             "unsubscribe_url": "https://example.com/u/sample"}
 
 
@@ -130,9 +132,11 @@ def sms_length(text: str) -> tuple[int, int, str]:
 
 
 def export_rows(pool_id: int) -> Iterator[list[object]]:
-    """customer_id, first name, email, phone, code, voucher link, expiry — for every
-    code the pool has given out, read in batches so a million rows stay light."""
+    """customer_id, first name, email, phone, code, voucher link, expiry, status and the
+    link to all the customer's vouchers — for every code the pool has given out, read in
+    batches so a million rows stay light."""
     link = voucher_url_maker()
+    wallet = customer_url_maker()
     last = 0
     while True:
         batch = db.session.scalars(
@@ -147,10 +151,12 @@ def export_rows(pool_id: int) -> Iterator[list[object]]:
             ends = effective_expiry(code.expires_at, code.pool.valid_until)
             yield [code.customer.external_id, code.customer.first_name or "",
                    code.customer.email or "", code.customer.phone or "", code.code,
-                   link(code.id), ends.isoformat() if ends else "", code.status]
+                   link(code.id), ends.isoformat() if ends else "", code.status,
+                   wallet(code.customer_id)]
         last = batch[-1].id
         db.session.expunge_all()
 
 
+# New columns go at the end, so outside tools that read columns by position keep working.
 EXPORT_HEADER = ["customer_id", "first_name", "email", "phone", "code", "voucher_url",
-                 "expires_at", "status"]
+                 "expires_at", "status", "wallet_url"]

@@ -73,8 +73,20 @@ def voucher_url_maker():  # noqa: ANN201
 
 
 def customer_url(customer_pk: int) -> str:
-    """The customer's link to all their vouchers."""
+    """The customer's link to all their vouchers (their wallet)."""
     return _public_url("voucher.wallet", token=make_token(CUSTOMER, customer_pk))
+
+
+def customer_url_maker():  # noqa: ANN201
+    """A fast customer_url for many customers (a send, an export): the prefix is built once."""
+    prefix = _public_url("voucher.wallet", token="TOKEN")[: -len("TOKEN")]
+    secret = current_app.config["SECRET_KEY"]
+    return lambda customer_pk: prefix + make_token(CUSTOMER, customer_pk, secret)
+
+
+def logo_url(etag: str) -> str:
+    """The shop's logo on the portal's public address, for an email."""
+    return _public_url("voucher.brand_logo", etag=etag)
 
 
 def unsubscribe_url_maker():  # noqa: ANN201

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Code, Customer
 from ..services import assignment, barcodes
-from ..services.links import CUSTOMER, VOUCHER, read_token, voucher_url
+from ..services.links import CUSTOMER, VOUCHER, make_token, read_token, voucher_url
 from ..services.redemption import verdict_for
 from .blueprint import bp
 
@@ -23,7 +23,8 @@ def _code(code_id: int) -> Code | None:
 
 @bp.get("/<token>")
 def show(token: str):
-    """One voucher: benefit, code, barcode, dates, terms and status. A wrong token is 404.
+    """One voucher: benefit, code, barcode, dates, terms and status, and a link to all the
+    customer's vouchers. A wrong token is 404.
 
     A canceled voucher answers 410 and no longer shows its code.
     """
@@ -34,8 +35,9 @@ def show(token: str):
     picture = barcodes.picture(code.code, code.pool.barcode_format)
     status = 410 if code.status == "canceled" else 200
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    wallet_link = url_for("voucher.wallet", token=make_token(CUSTOMER, code.customer_id))
     return render_template("voucher/show.html", code=code, verdict=verdict_for(code),
-                           picture=picture), status, headers
+                           picture=picture, wallet_link=wallet_link), status, headers
 
 
 @bp.get("/c/<token>")

@@ -76,14 +76,14 @@ def test_a_run_whose_job_is_taken_over_stops_after_the_message_in_hand(app, smtp
     job, _ = sending.start_send(pool_id, "email")
     drawn = []
 
-    def html(body, footer, values, pool):  # noqa: ANN001, ANN202
+    def html(body, footer, values, pool, brand):  # noqa: ANN001, ANN202
         drawn.append(values["code"])
         if len(drawn) == 3:
             # What a recovery and the next run's claim write, from another connection.
             with db.engine.begin() as conn:
                 conn.execute(update(Job.__table__).where(Job.id == job.id)
                              .values(state="running", worker="elsewhere.example:1/other"))
-        return emails.voucher_html(body, footer, values, pool)
+        return emails.voucher_html(body, footer, values, pool, brand)
 
     assert sending.process_send(job.id, html) is None
     assert len(smtp.messages) == 3 and _sent(job.id) == 3
@@ -108,11 +108,11 @@ def test_a_message_that_cannot_be_composed_fails_alone(app, smtp):
     job, _ = sending.start_send(pool_id, "email")
     calls = []
 
-    def html(body, footer, values, pool):  # noqa: ANN001, ANN202
+    def html(body, footer, values, pool, brand):  # noqa: ANN001, ANN202
         calls.append(values["code"])
         if len(calls) == 2:
             raise ValueError("a broken template")
-        return emails.voucher_html(body, footer, values, pool)
+        return emails.voucher_html(body, footer, values, pool, brand)
 
     assert sending.process_send(job.id, html) is None
     report = sending.progress(job.id)

@@ -14,11 +14,12 @@ from email.header import Header
 
 from ...models import Customer, Pool, Transport
 from .. import channels, transports
+from ..brand import Look
 from ..codes import expiry_text
 from ..links import unsubscribe_url_maker
 
-# The HTML part of a voucher email: (body, footer, placeholder values, pool) -> HTML.
-VoucherHtml = Callable[[str, str, dict, Pool], str]
+# The HTML part of a voucher email: (body, footer, placeholder values, pool, brand) -> HTML.
+VoucherHtml = Callable[[str, str, dict, Pool, Look], str]
 
 
 @dataclass
@@ -38,9 +39,11 @@ class Composer:
     """Turns a pool's saved messages into each customer's message."""
 
     pool: Pool
-    link: Callable[[int], str]
+    link: Callable[[int], str]  # code id -> the voucher's link
+    wallet: Callable[[int], str]  # customer's row id -> the link to all their vouchers
     html: VoucherHtml
     settings: dict = field(default_factory=dict)
+    brand: Look = field(default_factory=Look)
     unsubscribe: Callable[[int], str] = field(default_factory=unsubscribe_url_maker)
 
     def values(self, item: Prepared) -> dict[str, str]:
@@ -48,6 +51,7 @@ class Composer:
                 "benefit": self.pool.benefit or self.pool.name,
                 "expires_at": expiry_text(item.expires),
                 "voucher_url": self.link(item.code_id),
+                "wallet_url": self.wallet(item.customer.id),
                 "unsubscribe_url": self.unsubscribe(item.customer.id)}
 
     def email(self, to: str, values: dict[str, str], message_id: str | None = None,
@@ -59,7 +63,7 @@ class Composer:
         body = channels.render(setting.body, values)
         footer = channels.render(setting.footer, values)
         text = body + (f"\n\n-- \n{footer}" if footer else "")
-        html = self.html(body, footer, values, self.pool)
+        html = self.html(body, footer, values, self.pool, self.brand)
         link = values["unsubscribe_url"]
         targets = f"<{link}>" + (f", <mailto:{mailto}?subject=unsubscribe%20{link.rpartition('/')[2]}>"
                                  if mailto else "")
@@ -87,6 +91,7 @@ class Composer:
                              "first_name": c.first_name, "last_name": c.last_name,
                              "email_consent": c.email_consent, "sms_consent": c.sms_consent},
                 "code": item.code, "voucher_url": values["voucher_url"],
+                "wallet_url": values["wallet_url"],
                 "expires_at": item.expires.isoformat() if item.expires else None}
 
 

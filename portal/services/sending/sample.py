@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from ...models import Customer, Transport
-from .. import channels, pools, transports
+from .. import brand, channels, pools, transports
 from ..customers import CustomerData
 from .compose import Composer, Prepared, Sender, VoucherHtml
 from .start import check_transport
@@ -20,7 +20,8 @@ def send_test(pool_id: int, channel: str, to: str, html: VoucherHtml) -> None:
                            phone=to if transport == Transport.SMS else None).checked()
     pool = pools.get_pool(pool_id)
     sample = channels.sample_values(pool)
-    composer = Composer(pool, lambda _: sample["voucher_url"], html, channels.settings(pool_id),
+    composer = Composer(pool, lambda _: sample["voucher_url"], lambda _: sample["wallet_url"], html,
+                        channels.settings(pool_id), brand.current(),
                         unsubscribe=lambda _: sample["unsubscribe_url"])
     customer = Customer(external_id="sample", first_name=sample["first_name"], email=checked.email,
                         phone=checked.phone, email_consent=True, sms_consent=True)

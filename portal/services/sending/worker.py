@@ -33,11 +33,11 @@ from ...models import (
     UTCDateTime,
     utcnow,
 )
-from .. import channels, jobs, pools, transports
+from .. import brand, channels, jobs, pools, transports
 from ..assignment import assign_to
 from ..codes import effective_expiry
 from ..errors import PoolUnavailable
-from ..links import voucher_url_maker
+from ..links import customer_url_maker, voucher_url_maker
 from ..times import as_utc
 from ..tx import is_postgresql, write_transaction
 from .compose import Composer, Prepared, Sender, VoucherHtml
@@ -259,7 +259,8 @@ def process_send(job_id: int, html: VoucherHtml, *, worker: str | None = None,
                 if row is not None:
                     item = _load(session, row, pool, cache)
                     if composer is None:
-                        composer = Composer(pool, voucher_url_maker(), html, channels.settings(pool.id))
+                        composer = Composer(pool, voucher_url_maker(), customer_url_maker(), html,
+                                            channels.settings(pool.id), brand.current())
                         sender = Sender(job.channel, current_app.config)
             outcome = None  # committed
             if ended:
