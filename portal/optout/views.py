@@ -13,7 +13,11 @@ from ..services import consent
 from ..services.customers import e164
 from ..services.errors import InvalidInput
 from ..services.links import UNSUBSCRIBE, read_token
+from ..voucher.assets import brand_look
 from .blueprint import bp
+
+# The unsubscribe page is one of the customer's pages: it wears the shop's brand too.
+bp.context_processor(brand_look)
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
