@@ -140,6 +140,14 @@ def test_the_till_takes_scan_after_scan_without_a_click(page: Page, shop, axe):
     expect(answer.locator(".verdict-code")).to_have_text(CODES[3])
     expect(verdict).to_contain_text("VALID")
 
+    # No answer at all (the network): said, with the code that was lost; ready again.
+    page.route(re.compile(r"/till/check$"), lambda route: route.abort())
+    scan(page, CODES[1])
+    expect(verdict).to_contain_text(f"The till could not reach the portal to check {CODES[1]}.")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("")
+    page.unroute(re.compile(r"/till/check$"))
+
     # Unknown codes: the answer leaves the focus in the box; past the allowance, PLEASE
     # WAIT counts down to "You can scan again".
     for guess in ("NOPE-0001", "NOPE-0002"):
