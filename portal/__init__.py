@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
+        config.check_timezone(app.config["PORTAL_TIMEZONE"])
     if app.config["TRUSTED_PROXIES"]:
         # The client's address (for per-address limits) and scheme are those the nearest
         # proxies forwarded. Without trusted proxies the headers are ignored: a client

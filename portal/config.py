@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from .services import times
 from .services.addresses import parse_networks
 
 
@@ -91,6 +92,20 @@ def inbound_fields(value: str) -> dict[str, str]:
     return names
 
 
+def portal_timezone() -> str:
+    """The IANA zone the portal's own pages show times in, and stores without their own."""
+    value = os.environ.get("PORTAL_TIMEZONE", "").strip() or times.DEFAULT_ZONE
+    check_timezone(value)
+    return value
+
+
+def check_timezone(value: str) -> None:
+    """Stop the start on a PORTAL_TIMEZONE that is not an IANA zone name."""
+    if not times.is_zone(value):
+        raise ValueError(f"PORTAL_TIMEZONE must be an IANA time zone name such as Europe/Warsaw "
+                         f"or UTC, not {value!r}")
+
+
 def from_environment(instance_path: str) -> dict:
     """All settings the app reads from the environment."""
     return {
@@ -106,6 +121,7 @@ def from_environment(instance_path: str) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "TRUSTED_PROXIES": trusted_proxies(),
         "DEFAULT_PHONE_REGION": phone_region(),
+        "PORTAL_TIMEZONE": portal_timezone(),
         "RATELIMIT_ENABLED": _flag(os.environ.get("RATELIMIT_ENABLED", "true")),
         "RATELIMIT_STORAGE_URI": rate_limit_storage(),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -13,7 +13,7 @@ from .api import errors as api_errors
 from .extensions import db
 from .logs import request_id
 from .roles import MARKETING, TILL
-from .services import alerts
+from .services import alerts, times
 from .services.codes import effective_expiry
 from .services.errors import DomainError
 
@@ -30,8 +30,9 @@ def number(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
-def when(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
-    return value.strftime(fmt) + " UTC" if value else "—"
+def when(value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
+    """A moment in the zone given (a till's store's), else the portal's, naming the zone."""
+    return times.for_person(value, zone, fmt)
 
 
 def day(value: datetime | None) -> str:

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..services import brand
 from ..services.accounts import MIN_PASSWORD
+from ..services.times import ZONE_MAX_LENGTH
 
 
 class UserForm(FlaskForm):
@@ -30,6 +31,16 @@ class PasswordForm(FlaskForm):
 class StoreForm(FlaskForm):
     code = StringField("Store code", validators=[DataRequired(), Length(max=32)])
     name = StringField("Store name", validators=[DataRequired(), Length(max=200)])
+    # Checked by the accounts service (times.is_zone); the page offers every name in a list.
+    timezone = StringField("Time zone (its tills' times)",
+                           validators=[Optional(), Length(max=ZONE_MAX_LENGTH)],
+                           render_kw={"list": "zones", "autocomplete": "off", "spellcheck": "false"})
+
+
+class StoreZoneForm(FlaskForm):
+    """Change one store's time zone; empty: the portal's (PORTAL_TIMEZONE)."""
+
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=ZONE_MAX_LENGTH)])
 
 
 class ApiKeyForm(FlaskForm):

@@ -12,11 +12,11 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import ApiKey, Store, User
 from ..roles import requires
-from ..services import accounts, brand, transports
+from ..services import accounts, brand, times, transports
 from ..services.errors import DomainError
 from ..sessions import begin
 from .blueprint import bp
-from .forms import ApiKeyForm, BrandForm, PasswordForm, StoreForm, UserForm
+from .forms import ApiKeyForm, BrandForm, PasswordForm, StoreForm, StoreZoneForm, UserForm
 
 
 def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
@@ -29,7 +29,9 @@ def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
 
 def _page(status: int = 200, new_key: str | None = None, **forms):
     forms.setdefault("user_form", _user_form(formdata=False))
-    forms.setdefault("store_form", StoreForm(formdata=None))
+    forms.setdefault("store_form", StoreForm(formdata=None, timezone=times.portal_zone()))
+    forms.setdefault("zone_form", StoreZoneForm(formdata=None))
+    forms.setdefault("zone_error", None)
     forms.setdefault("key_form", ApiKeyForm(formdata=None))
     look = brand.current()
     forms.setdefault("brand_form", BrandForm(formdata=None, shop_name=look.shop_name,
@@ -41,6 +43,7 @@ def _page(status: int = 200, new_key: str | None = None, **forms):
         keys=db.session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).all(),
         button=EmptyForm(), new_key=new_key, channels=transports.describe(current_app.config),
         transport_names=transports.NAMES, brand=look, min_contrast=brand.MIN_CONTRAST,
+        zones=times.zone_names(), portal_zone=times.portal_zone(),
         **forms,
     ), status
 
@@ -109,17 +112,36 @@ def set_password(user_id: int):
 @bp.post("/stores")
 @requires("admin")
 def add_store():
-    """Add a store."""
+    """Add a store, with the time zone its tills show times in."""
     form = StoreForm()
     if form.validate_on_submit():
         try:
-            accounts.create_store(form.code.data, form.name.data)
+            accounts.create_store(form.code.data, form.name.data, form.timezone.data)
         except DomainError as exc:
-            form.code.errors.append(exc.message)
+            field = getattr(form, exc.details.get("field") or "code", form.code)
+            field.errors.append(exc.message)
         else:
             flash(f"Added store {form.code.data.strip()}.")
             return redirect(url_for("admin.index"))
     return _page(422, store_form=form)
+
+
+@bp.post("/stores/<id:store_id>/timezone")
+@requires("admin")
+def set_store_timezone(store_id: int):
+    """Change the time zone a store's tills show times in (empty: the portal's)."""
+    form = StoreZoneForm()
+    if form.validate_on_submit():
+        try:
+            store = accounts.set_store_timezone(store_id, form.timezone.data)
+        except DomainError as exc:
+            if exc.reason == "unknown_store":
+                abort(404)
+            return _page(422, zone_form=form, zone_error=(store_id, exc.message))
+        flash(f"Store {store.code} now shows times in {times.store_zone(store)}.")
+        return redirect(url_for("admin.index"))
+    return _page(422, zone_form=form, zone_error=(store_id, "; ".join(
+        error for errors in form.errors.values() for error in errors)))
 
 
 @bp.post("/keys")

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class CheckForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(message="Scan or type a code."),
+    code = StringField("Code", validators=[DataRequired(message="Scan or type a code first."),
                                            Length(max=200)],
                        render_kw={"autofocus": True, "autocomplete": "off", "autocapitalize":
                                   "characters", "spellcheck": "false", "inputmode": "text"})

@@ -12,7 +12,7 @@ from werkzeug.exceptions import TooManyRequests
 from .. import guessing
 from ..models import utcnow
 from ..roles import TILL, current_actor, requires, retry_after_seconds
-from ..services import redemption
+from ..services import redemption, times
 from ..services.errors import DomainError
 from ..web import htmx
 from .blueprint import bp
@@ -22,8 +22,12 @@ UNDO_WINDOW = timedelta(minutes=10)
 
 
 def _page(**context):
-    """The whole till page, or just its verdict fragment for an HTMX request."""
+    """The whole till page, or just its verdict fragment for an HTMX request; times in the
+    zone of the cashier's store (an admin without one: the portal's)."""
     context.setdefault("form", CheckForm(formdata=None))
+    context.setdefault("verdict", None)
+    context.setdefault("unscanned", None)
+    context.setdefault("zone", times.store_zone(current_user.store))
     context.setdefault("recent", redemption.recent(current_user.id))
     context.setdefault("undo_window", UNDO_WINDOW)
     context.setdefault("now", utcnow())
@@ -44,13 +48,16 @@ def check():
     """Say at once whether the scanned code can be redeemed, and why not."""
     form = CheckForm()
     if not form.validate_on_submit():
-        return _page(form=form, verdict=None), 422
+        # Said in the answer's place: an empty Enter must not just clear the last answer.
+        problem = next(iter(form.code.errors), None) or "The form expired; scan the code again."
+        return _page(form=form, unscanned=problem), 422
     with guessing.lookup(guessing.user(current_user.id)) as answer:
         verdict = redemption.validate(form.code.data)
         answer.reason = verdict.reason
     redeem_form = RedeemForm(formdata=None, code=verdict.code.code if verdict.code else "",
                              nonce=secrets.token_urlsafe(16))
-    return _page(verdict=verdict, redeem_form=redeem_form, form=CheckForm(formdata=None))
+    return _page(verdict=verdict, redeem_form=redeem_form, form=CheckForm(formdata=None),
+                 scanned=form.code.data.strip())
 
 
 @bp.errorhandler(TooManyRequests)
@@ -76,7 +83,7 @@ def redeem():
     except DomainError:
         # Show what is true now (already redeemed when and where, paused, ...).
         return _page(verdict=redemption.validate(form.code.data), form=CheckForm(formdata=None)), 409
-    return _page(redeemed=done)
+    return _page(redeemed=done, wording=redemption.REDEEMED)
 
 
 @bp.post("/redemptions/<bigid:redemption_id>/undo")
@@ -94,4 +101,4 @@ def undo(redemption_id: int):
         )
     except DomainError as exc:
         return _page(problem=exc.message), 409
-    return _page(undone=redemption_id)
+    return _page(undone=redemption_id, wording=redemption.UNDONE)

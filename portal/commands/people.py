@@ -12,17 +12,30 @@ from ..vocabulary import ApiScope, Role
 from .exits import domain_errors
 
 
+def _timezone(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A wrong zone name is a usage error (exit 2) that names the option."""
+    from ..services import times
+
+    if value is not None and not times.is_zone(value.strip()):
+        raise click.BadParameter(f"{value!r} is not an IANA time zone name (such as Europe/Warsaw "
+                                 "or UTC).", ctx=ctx, param=param)
+    return value
+
+
 @click.command("create-store")
 @click.argument("code")
 @click.argument("name")
+@click.option("--timezone", callback=_timezone,
+              help="The IANA zone its tills show times in, e.g. Europe/Warsaw "
+                   "(default: PORTAL_TIMEZONE).")
 @with_appcontext
 @domain_errors
-def create_store(code: str, name: str) -> None:
+def create_store(code: str, name: str, timezone: str | None) -> None:
     """Add a store that cashiers belong to."""
     from ..services import accounts
 
-    store = accounts.create_store(code, name)
-    click.echo(f"created store {store.code}")
+    store = accounts.create_store(code, name, timezone)
+    click.echo(f"created store {store.code}" + (f" ({store.timezone})" if store.timezone else ""))
 
 
 @click.command("create-user")

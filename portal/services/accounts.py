@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiKey, ApiScope, Role, Store, User, utcnow
+from . import times
 from .errors import Conflict, InvalidInput, NotFound
 from .tx import write_transaction
 
@@ -23,19 +24,44 @@ _STORE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 KEY_PREFIX = "vpk_"
 
 
-def create_store(code: str, name: str) -> Store:
-    """A store (till location) that cashiers belong to and redemptions record."""
+def store_timezone(name: str | None) -> str | None:
+    """A store's time zone as given: an IANA name, or None (empty) for the portal's zone."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    if not times.is_zone(name):
+        raise InvalidInput(f"“{name[:80]}” is not a time zone; use an IANA name such as "
+                           "Europe/Warsaw or America/New_York.", field="timezone",
+                           reason="unknown_timezone")
+    return name
+
+
+def create_store(code: str, name: str, timezone: str | None = None) -> Store:
+    """A store (till location) that cashiers belong to and redemptions record; its tills
+    show times in `timezone` (None: the portal's zone)."""
     code, name = (code or "").strip(), (name or "").strip()
     if not _STORE_CODE.fullmatch(code):
         raise InvalidInput("A store code is 1–32 of A–Z, 0–9, “-”, “_”, “.”.", field="code")
     if not name:
         raise InvalidInput("A store needs a name.", field="name")
+    timezone = store_timezone(timezone)
     try:
         with write_transaction() as session:
-            store = Store(code=code, name=name[:200])
+            store = Store(code=code, name=name[:200], timezone=timezone)
             session.add(store)
     except IntegrityError as exc:
         raise Conflict(f"A store with code “{code}” already exists.", field="code") from exc
+    return store
+
+
+def set_store_timezone(store_id: int, timezone: str | None) -> Store:
+    """Change the zone a store's tills show times in (None or empty: the portal's zone)."""
+    timezone = store_timezone(timezone)
+    with write_transaction() as session:
+        store = session.get(Store, store_id)
+        if store is None:
+            raise NotFound(f"There is no store {store_id}.", reason="unknown_store")
+        store.timezone = timezone
     return store
 
 

@@ -27,40 +27,7 @@ from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
 from .loading import is_live
 from .tx import is_postgresql, write_transaction
-
-
-@dataclass(frozen=True)
-class Wording:
-    """How every surface words one answer: the till's headline, its tone (ok, warn or
-    bad), the sentence a cashier or an API client reads, and what the customer's own
-    voucher page says."""
-
-    word: str
-    tone: str
-    message: str
-    customer: str
-
-
-# The one map from a refusal's reason to its words: the API's message, the till, the
-# marketer's check in stage 5 and the customer's voucher page all read it.
-REFUSALS = {
-    "unknown_code": Wording("UNKNOWN CODE", "bad", "There is no such code; check it and try again.",
-                            "There is no such voucher."),
-    "canceled": Wording("CANCELED", "bad", "This code was canceled and can no longer be used.",
-                        "This voucher was canceled and can no longer be used."),
-    "already_redeemed": Wording("ALREADY REDEEMED", "bad", "This code was already redeemed.",
-                                "This voucher was already used."),
-    "pool_inactive": Wording("CAMPAIGN PAUSED", "warn", "This campaign is not running at the moment.",
-                             "This offer is paused at the moment."),
-    "not_yet_valid": Wording("NOT YET VALID", "warn", "This code is not valid yet.",
-                             "This voucher is not valid yet."),
-    "expired": Wording("EXPIRED", "bad", "This code has expired.", "This voucher has expired."),
-    "not_assigned": Wording("NOT ASSIGNED", "warn", "This code was never given to a customer.",
-                            "This voucher was never given out."),
-}
-REASONS = tuple(REFUSALS)
-VALID = Wording("VALID", "ok", "Valid: this code can be redeemed.",
-                "Ready to use. Show this screen at the till.")
+from .wording import REASONS, REDEEMED, REFUSALS, UNDONE, VALID, Wording  # noqa: F401  (read from here)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,17 @@
-"""Reading moments written by people and files, and from the database."""
+"""Reading moments written by people and files, and from the database, and writing them
+for people in their time zone."""
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+if TYPE_CHECKING:
+    from ..models import Store
 
 # The years a moment the portal stores may fall in, read as written (in its own zone):
 # the OpenAPI document can say that much of a date-time (YEAR_PATTERN), so the API, the
@@ -40,3 +49,48 @@ def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:
     if not in_range(moment):
         raise ValueError(f"{raw!r} is out of range")
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# Time zones. A store shows its tills' times in its own IANA zone; everything else (the
+# marketer's pages, the customer's page) in the portal's, PORTAL_TIMEZONE.
+DEFAULT_ZONE = "UTC"
+ZONE_MAX_LENGTH = 64  # Store.timezone's column
+
+
+@functools.cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name this machine knows (the system's database, else tzdata's)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def is_zone(name: str | None) -> bool:
+    """Whether the name is an IANA zone written exactly (Europe/Warsaw, UTC)."""
+    return bool(name) and name in zone_names()
+
+
+def portal_zone() -> str:
+    """The zone of the portal's own pages: the PORTAL_TIMEZONE setting."""
+    return current_app.config.get("PORTAL_TIMEZONE") or DEFAULT_ZONE
+
+
+def store_zone(store: Store | None) -> str:
+    """The zone a store's tills show times in: its own, else the portal's."""
+    return (store.timezone if store is not None and store.timezone else None) or portal_zone()
+
+
+def zone_label(local: datetime) -> str:
+    """How a person reads a zone beside a time: its abbreviation (CET, EDT, UTC), or the
+    offset from UTC where the zone has no letters for it (UTC+03)."""
+    name = local.tzname() or ""
+    return name if name.isalpha() else f"UTC{name}"
+
+
+def for_person(moment: datetime | None, zone: str | None = None,
+               fmt: str = "%d %b %Y %H:%M") -> str:
+    """A moment written for a person in a zone, which it names: "01 Jul 2026 14:00 CEST".
+    The portal's zone unless one is given; an unknown zone name falls back to it."""
+    if moment is None:
+        return "—"
+    zone = zone if is_zone(zone) else portal_zone()
+    local = as_utc(moment).astimezone(zoneinfo.ZoneInfo(zone))
+    return f"{local.strftime(fmt)} {zone_label(local)}"

@@ -94,11 +94,11 @@ def axe() -> Axe:
     return Axe()
 
 
-def assert_accessible(axe: Axe, page) -> None:  # noqa: ANN001
-    """No serious or critical axe-core violation on the page as it is now."""
+def assert_accessible(axe: Axe, page, impacts=("serious", "critical")) -> None:  # noqa: ANN001
+    """No axe-core violation of these impacts (None: of any impact) on the page as it is now."""
     results = axe.run(page)
     bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+           for v in results.response["violations"] if impacts is None or v["impact"] in impacts]
     assert bad == [], bad
 
 

@@ -64,6 +64,23 @@ def test_valid_code_typed_loosely_shows_benefit_name_and_expiry(till_htmx, till,
     assert "<html" in full.text and "VALID" in full.text  # works without JavaScript
 
 
+def test_an_empty_scan_says_so_in_the_answers_place(till_htmx, till):
+    empty = check(till_htmx, "  ")
+    assert empty.status_code == 422 and "Scan or type a code first." in empty.text
+    page = check(till, "")  # without JavaScript: the whole page, the box marked as wrong
+    assert page.status_code == 422 and "Scan or type a code first." in page.text
+    assert 'aria-describedby="till-note"' in page.text and 'id="till-note"' in page.text
+
+
+def test_valid_and_redeemed_differ_in_words_tone_and_icon(till_htmx, spring):
+    valid = check(till_htmx, "SPRI-0001").text
+    assert "VALID</span> <span class=\"verdict-prompt\">— press Redeem" in valid
+    assert "verdict-ready" in valid and "icon-arrow" in valid and "icon-check" not in valid
+    done = till_htmx.post("/till/redeem", data={"code": "SPRI-0001", "nonce": nonce_from(valid)}).text
+    assert "REDEEMED</span> <span class=\"verdict-prompt\">— done" in done
+    assert "verdict-done" in done and "icon-check" in done and "verdict-ready" not in done
+
+
 @pytest.mark.parametrize("setup, code, word", [
     (lambda pid: None, "NOPE-9999", "UNKNOWN CODE"),
     (lambda pid: None, "SPRI-0003", "NOT ASSIGNED"),
@@ -181,7 +198,11 @@ def test_guessing_is_slowed_down_and_told_how_long(till_htmx, spring):
     slowed = check(till_htmx, "SPRI-0001")
     assert slowed.status_code == 429
     assert "PLEASE WAIT" in slowed.text and "seconds" in slowed.text
-    assert int(slowed.headers["Retry-After"]) > 0
+    wait = int(slowed.headers["Retry-After"])
+    assert wait > 0
+    # The number portal.js counts down from; without JavaScript it stays as sent.
+    assert f'data-countdown="{wait}"' in slowed.text
+    assert f"<strong data-countdown-number>{wait}</strong>" in slowed.text
 
 
 def test_an_admin_undoes_an_old_redemption_from_the_code_page(till_htmx, till, spring, as_role):

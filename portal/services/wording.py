@@ -1,0 +1,49 @@
+"""How every surface words an answer about a code: the one map the API, the till, stage
+5's check and the customer's voucher page all read (through redemption.Verdict.wording)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How every surface words one answer: the till's headline, its tone, the sentence a
+    cashier or an API client reads, what the customer's own voucher page says, and what
+    the till adds to the headline (VALID — press Redeem).
+
+    Tones: `ready` (can be redeemed: not done yet), `done` (redeemed), `undone`, `warn`
+    and `bad`. The till gives each its own colour and icon, so ready and done never look
+    alike."""
+
+    word: str
+    tone: str
+    message: str
+    customer: str = ""
+    prompt: str = ""
+
+
+# The one map from a refusal's reason to its words: the API's message, the till, the
+# marketer's check in stage 5 and the customer's voucher page all read it.
+REFUSALS = {
+    "unknown_code": Wording("UNKNOWN CODE", "bad", "There is no such code; check it and try again.",
+                            "There is no such voucher."),
+    "canceled": Wording("CANCELED", "bad", "This code was canceled and can no longer be used.",
+                        "This voucher was canceled and can no longer be used."),
+    "already_redeemed": Wording("ALREADY REDEEMED", "bad", "This code was already redeemed.",
+                                "This voucher was already used."),
+    "pool_inactive": Wording("CAMPAIGN PAUSED", "warn", "This campaign is not running at the moment.",
+                             "This offer is paused at the moment."),
+    "not_yet_valid": Wording("NOT YET VALID", "warn", "This code is not valid yet.",
+                             "This voucher is not valid yet."),
+    "expired": Wording("EXPIRED", "bad", "This code has expired.", "This voucher has expired."),
+    "not_assigned": Wording("NOT ASSIGNED", "warn", "This code was never given to a customer.",
+                            "This voucher was never given out."),
+}
+REASONS = tuple(REFUSALS)
+VALID = Wording("VALID", "ready", "Valid: this code can be redeemed.",
+                "Ready to use. Show this screen at the till.", prompt="press Redeem")
+# What the till says after its own actions.
+REDEEMED = Wording("REDEEMED", "done", "Redeemed: the benefit can be given.",
+                   "This voucher was used.", prompt="done")
+UNDONE = Wording("UNDONE", "undone", "The redemption was undone: the code can be redeemed again.")
