@@ -25,9 +25,13 @@ def voucher_html(body: str, footer: str, values: dict, pool: Pool, brand: Look) 
     wallet = values.get("wallet_url") or ""
     # The message's {{ wallet_url }} becomes a link (its {{ voucher_url }} is the button).
     wallet_link = Markup('<a href="{0}" style="color:{1}">{0}</a>').format(wallet, colour)
+    # And the footer's {{ unsubscribe_url }} a link a reader can click.
+    unsubscribe = values.get("unsubscribe_url") or ""
+    unsubscribe_link = Markup('<a href="{0}" style="color:#555">{0}</a>').format(unsubscribe)
     return render_template("email/voucher.html", body=body, footer=footer, values=values, pool=pool,
                            brand=brand, logo=logo, button=colour, wallet=wallet,
-                           wallet_link=wallet_link)
+                           wallet_link=wallet_link, unsubscribe=unsubscribe,
+                           unsubscribe_link=unsubscribe_link)
 
 
 def alert_html(notice: Notice, pool: Pool) -> str:
