@@ -168,7 +168,8 @@ def test_assign_then_already_assigned(api, stocked):
     first = api.post(url, {"customer_id": "C1", "email": "c1@example.com", "email_consent": True})
     assert first.status_code == 201
     assert set(first.json) == {"code", "status", "pool_id", "customer_id", "assigned_at",
-                               "expires_at", "voucher_url"}
+                               "expires_at", "voucher_url", "kept_withdrawn"}
+    assert first.json["kept_withdrawn"] == []
     assert first.json["voucher_url"].startswith("http://portal.test/v/")
     again = api.post(url, {"customer_id": "C1"})
     assert again.status_code == 200 and again.json["code"] == first.json["code"]

@@ -46,8 +46,10 @@ def test_sign_out(as_role):
 
 
 # Which roles may open each page; every route in the URL map must be listed.
-PUBLIC = {"auth.login", "auth.logout", "main.index", "main.healthz", "static", "voucher.show",
-          "voucher.wallet"}
+PUBLIC = {"auth.login", "auth.logout", "main.index", "main.healthz", "main.favicon", "static",
+          "voucher.show", "voucher.wallet", "voucher.brand_css", "voucher.brand_logo",
+          # The customer's signed link, and the SMS provider's bearer token (tests/services/test_consent.py).
+          "optout.unsubscribe_page", "optout.unsubscribe", "optout.sms_inbound"}
 ROLES = {
     "pools.undo_redemption": {"admin"},
     "pools.": {"admin", "marketer"},
