@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import db
 from .vocabulary import (  # noqa: F401 (re-exported: the models' words)
     CONSENT_CHANNELS,
+    JOB_UNDER_WAY,
     ApiScope,
     BarcodeFormat,
     BatchState,
@@ -372,7 +373,7 @@ class Job(db.Model):
 
     @property
     def active(self) -> bool:
-        return self.state in (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+        return self.state in JOB_UNDER_WAY
 
 
 class Delivery(db.Model):

@@ -87,6 +87,10 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
 
 
+# The states of a job that is not finished: something still has to run it.
+JOB_UNDER_WAY = (JobState.QUEUED, JobState.RUNNING, JobState.WAITING)
+
+
 class DeliveryState(enum.StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
