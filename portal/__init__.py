@@ -29,7 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import config, logs
+    from . import config, logs, metrics
     from .row_ids import CONVERTERS
 
     logs.configure()
@@ -86,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .web import register as register_web
 
     logs.register(app)
+    metrics.register(app)
     register_web(app)
 
     from .commands import register

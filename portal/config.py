@@ -174,6 +174,8 @@ def from_environment(instance_path: str) -> dict:
         "SMS_BODY": os.environ.get("SMS_BODY", ""),
         "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),
         "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),
+        # The bearer token a Prometheus scraper sends to /metrics; without it, no /metrics.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
     }
 
 

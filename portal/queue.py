@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +32,11 @@ from .services import alerts, assignment, events, imports, jobs, loading, replen
 from .services.errors import DomainError
 
 log = logging.getLogger(__name__)
+# A running `portal worker` says it is alive this often, in the queue's storage; the
+# worker is "ready" (/readyz) while the latest heartbeat is at most HEARTBEAT_FRESH old.
+HEARTBEAT_KEY = "worker-heartbeat"
+HEARTBEAT_SECONDS = 30
+HEARTBEAT_FRESH = 120
 huey = Huey("portal", storage_class=MemoryStorage, utc=True, results=False)
 _app: Flask | None = None
 # Set while `run_worker` is stopping: a send hands its job back between two messages.
@@ -196,6 +205,31 @@ def send_test(pool_id: int, channel: str, to: str) -> None:
     sending.send_test(pool_id, channel, to, emails.voucher_html)
 
 
+def record_heartbeat(at: float | None = None) -> None:
+    """Say in the queue's storage that a worker (this host and process) is alive."""
+    huey.put(HEARTBEAT_KEY, {"at": time.time() if at is None else at,
+                             "worker": f"{socket.gethostname()}:{os.getpid()}"})
+
+
+def last_heartbeat() -> dict | None:
+    """The latest worker heartbeat ({at, worker}), None when no worker ever sent one;
+    raises when the queue's storage does not answer."""
+    return huey.get(HEARTBEAT_KEY, peek=True)
+
+
+def _beat(stop: threading.Event) -> None:
+    """Record a heartbeat now and every HEARTBEAT_SECONDS until the worker stops: from a
+    thread of its own, so a worker whose job threads are all busy with long sends is
+    still seen alive."""
+    while True:
+        try:
+            record_heartbeat()
+        except Exception:  # noqa: BLE001 - the storage is down; /readyz says so
+            log.warning("could not record the worker's heartbeat", exc_info=True)
+        if stop.wait(HEARTBEAT_SECONDS):
+            return
+
+
 def run_worker(threads: int, on_ready: Callable[[], None] = lambda: None) -> None:
     """Run the consumer until stopped (recover unfinished jobs first with recover_jobs).
     SIGTERM stops it gracefully: a send hands its job back between two messages. Ctrl-C
@@ -205,5 +239,6 @@ def run_worker(threads: int, on_ready: Callable[[], None] = lambda: None) -> Non
         workers=threads, worker_type="thread", periodic=True, initial_delay=0.05, backoff=1.5,
         max_delay=1.0, graceful_signal="TERM", shutdown_timeout=60)
     _stopping = consumer.stop_flag.is_set
+    threading.Thread(target=_beat, args=(consumer.stop_flag,), name="heartbeat", daemon=True).start()
     on_ready()
     consumer.run()

@@ -1,20 +1,11 @@
-"""The front door, the health check and the favicon."""
+"""The front door and the favicon."""
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, send_from_directory, url_for
+from flask import current_app, redirect, send_from_directory, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
-from ..extensions import db
 from .blueprint import bp
-
-
-@bp.get("/healthz")
-def healthz():
-    """200 when the app can reach its database."""
-    db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok")
 
 
 @bp.get("/")

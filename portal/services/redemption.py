@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import metrics
 from ..extensions import db
 from ..models import (
     COUNTER_SHARDS,
@@ -86,7 +87,10 @@ def verdict_for(code: Code | None, now: datetime | None = None) -> Verdict:
 
 def validate(raw: str) -> Verdict:
     """Say whether the code can be redeemed now, and if not exactly why."""
-    return verdict_for(find_code(raw))
+    verdict = verdict_for(find_code(raw))
+    if not verdict.valid:
+        metrics.refused("validate", verdict.reason)
+    return verdict
 
 
 def _refusal(verdict: Verdict) -> RedemptionRefused:
@@ -173,11 +177,14 @@ def redeem(
                                 session.get(Store, store_id) if store_id is not None else None)
             set_committed_value(redemption, "rolled_back_at", None)
             set_committed_value(redemption, "rollback_reason", None)
+        metrics.redeemed()
         return redemption
-    except (RedemptionRefused, IntegrityError):
+    except (RedemptionRefused, IntegrityError) as exc:
         # A concurrent request with the same key won: answer with its redemption.
         if idempotency_key and (earlier := _by_key(db.session, idempotency_key, raw)):
             return earlier
+        if isinstance(exc, RedemptionRefused):
+            metrics.refused("redeem", exc.reason)
         raise
 
 

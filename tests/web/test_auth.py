@@ -47,6 +47,8 @@ def test_sign_out(as_role):
 
 # Which roles may open each page; every route in the URL map must be listed.
 PUBLIC = {"auth.login", "auth.logout", "main.index", "main.healthz", "main.favicon", "static",
+          # Health for load balancers; /metrics answers only to METRICS_TOKEN (tests/test_health.py).
+          "main.readyz", "main.metrics",
           "voucher.show", "voucher.wallet", "voucher.brand_css", "voucher.brand_logo",
           # The customer's signed link, and the SMS provider's bearer token (tests/services/test_consent.py).
           "optout.unsubscribe_page", "optout.unsubscribe", "optout.sms_inbound"}
