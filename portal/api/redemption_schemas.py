@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Literal
 
@@ -11,9 +12,10 @@ from ..services import redemption_batch
 from ..services.wording import REASONS
 from .schemas import CodeStatus, Filled, Strict, Text, Voucher
 
-# The reasons a code cannot be redeemed now: the till's words (services/wording.py).
-RedemptionReason = Literal[REASONS]
-BatchReason = Literal[redemption_batch.ITEM_REASONS]
+# Named enums, so a generated client gets one type for each: the reasons a code cannot
+# be redeemed now (the till's words, services/wording.py), and a batch item's.
+RedemptionReason = enum.StrEnum("RedemptionReason", {reason: reason for reason in REASONS})
+BatchReason = enum.StrEnum("BatchReason", {reason: reason for reason in redemption_batch.ITEM_REASONS})
 
 
 class Validate(Strict):
