@@ -90,8 +90,8 @@ def test_a_generated_client_runs_a_whole_campaign(generated, served, keys):
         validate,
     )
     from portal_client.models import (
-        BatchRedeem,
         BatchReason,
+        BatchRedeem,
         ConsentIn,
         ConsentInChannel,
         CustomerIn,
