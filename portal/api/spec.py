@@ -18,8 +18,8 @@ from ..row_ids import CONVERTERS
 from ..services.text import TEXT_PATTERN
 from .auth import authenticate
 from .blueprint import bp
+from .error_schemas import Error
 from .errors import HTTP_REASONS, INTERNAL_ERROR, ApiError
-from .schemas import Error
 
 
 @dataclass(frozen=True)
