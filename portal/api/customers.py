@@ -65,12 +65,14 @@ def _set_consent(customer_id: str, body: schemas.ConsentIn) -> schemas.CustomerO
 @operation("GET", "/customers/<customer_id>", summary="A customer, with their consent and its history",
            responses={200: schemas.CustomerOut}, errors=UNKNOWN)
 def get_customer(customer_id: str):
+    """The customer, their consent per channel and its last changes."""
     return _customer(customers.find(customer_id)), 200
 
 
 @operation("GET", "/customer", summary="A customer named in the query, with their consent and its history",
            responses={200: schemas.CustomerOut}, errors=UNKNOWN, parameters=[CUSTOMER_ID])
 def get_customer_by_query():
+    """The customer named by `?customer_id=`, any id the API accepts."""
     return _customer(customers.find(_queried())), 200
 
 
@@ -92,10 +94,12 @@ def set_consent_by_query(body: schemas.ConsentIn):
 @operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",
            scope="pos", responses={200: schemas.CustomerVouchers}, errors=UNKNOWN)
 def customer_vouchers(customer_id: str):
+    """The customer's vouchers with their links, and the page of all of them."""
     return _vouchers(customer_id), 200
 
 
 @operation("GET", "/customer/vouchers", summary="The vouchers of a customer named in the query",
            scope="pos", responses={200: schemas.CustomerVouchers}, errors=UNKNOWN, parameters=[CUSTOMER_ID])
 def customer_vouchers_by_query():
+    """The vouchers of the customer named by `?customer_id=`."""
     return _vouchers(_queried()), 200

@@ -57,6 +57,10 @@ class RolledBack(Redemption):
 
 
 class BatchRedeem(Strict):
+    """A basket of codes. Each item counts against the redemption rate limit as one
+    request would, and an unknown code against the allowance of unknown codes as a single
+    one does; once that allowance is used up, the items left are refused `rate_limited`."""
+
     items: list[Redeem] = Field(min_length=1, max_length=redemption_batch.MAX_ITEMS, description=(
         f"1–{redemption_batch.MAX_ITEMS} codes, each redeemed as `POST /redemptions` would."))
     all_or_nothing: bool = Field(False, description=(

@@ -51,6 +51,7 @@ def _idempotency_key() -> str | None:
            scope="pos", body=shapes.Validate, responses={200: shapes.Validation},
            decorators=_guarded())
 def validate(body: shapes.Validate):
+    """Whether the code can be redeemed now, and if not exactly why (the till's reasons)."""
     with guessing.lookup(guessing.api_key(key_identity())) as answer:
         verdict = redemption.validate(body.code)
         answer.reason = verdict.reason
@@ -78,6 +79,7 @@ IDEMPOTENCY_HEADER = {
                    422: refused("Cannot be redeemed now, or no such store.", *NOT_NOW,
                                 redemption_batch.UNKNOWN_STORE)})
 def redeem(body: shapes.Redeem):
+    """Redeem the code once; the same Idempotency-Key again returns the first result."""
     key = _idempotency_key()
     store_id = None
     if body.store:
@@ -127,6 +129,7 @@ def redeem_batch(body: shapes.BatchRedeem):
            errors={404: refused("No such redemption.", "unknown_redemption"),
                    409: refused("Already rolled back.", "already_rolled_back")})
 def rollback(redemption_id: int, body: shapes.Rollback):
+    """Undo a redemption, saying why: the code can be redeemed again."""
     done = redemption.rollback(redemption_id, body.reason, actor=g.actor)
     base = answers.redemption(done).model_dump()
     return shapes.RolledBack(**base, rolled_back_at=done.rolled_back_at,
