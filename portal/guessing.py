@@ -28,6 +28,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from .extensions import limiter
 from .services.errors import DomainError
+from .services.redemption_batch import RATE_LIMITED
 
 UNKNOWN = "unknown_code"
 # One namespace for every surface (not one scope per endpoint, as route limits have).
@@ -88,6 +89,18 @@ def lookup(caller: Caller) -> Iterator[Answer]:
     finally:
         if answer.reason != UNKNOWN:
             _give_back(counter, taken)
+
+
+@contextmanager
+def lookup_in_batch(caller: Caller) -> Iterator[Answer]:
+    """lookup() for one item of a batch: once the allowance is used up, the item is
+    refused (`rate_limited`, not looked up) and the batch still answers the others."""
+    try:
+        with lookup(caller) as answer:
+            yield answer
+    except TooManyRequests as exc:
+        raise DomainError(f"Not looked up: {exc.description}. Try again later.",
+                          reason=RATE_LIMITED) from exc
 
 
 def _buckets(caller: Caller) -> list[Bucket]:

@@ -305,6 +305,17 @@ class Redemption(db.Model):
     store: Mapped[Store | None] = relationship()
 
 
+class RedemptionBatch(db.Model):
+    """The first answer to a batch of redemptions sent with an Idempotency-Key: the same
+    key again gets it back, and the key with another request is refused."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request
+    results: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CodeEvent(db.Model):
     """Append-only history: one row for every change of a code's state."""
 
@@ -368,6 +379,11 @@ class Job(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # A send whose provider asked it to wait (HTTP 429 or 503 with Retry-After): nothing
+    # goes out on its channel before paused_until; throttled_since is when the provider
+    # began asking (cleared by the next message it accepts), for PROVIDER_MAX_WAIT.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    throttled_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint(f"state IN ({_values(JobState)})", name="state"),)
 

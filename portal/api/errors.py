@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..logs import request_id
@@ -34,12 +34,20 @@ HTTP_REASONS = {
 }
 
 
-class ApiError(Exception):
-    """An HTTP error with a machine-readable code, raised from API views."""
+# The answer's own reasons beyond the statuses above: every reason an /api answer can
+# carry is one of these or one an operation's document lists (spec.error_codes).
+INTERNAL_ERROR = "internal_error"
 
-    def __init__(self, status: int, error: str, message: str, **details: Any) -> None:
+
+class ApiError(Exception):
+    """An HTTP error with a machine-readable code, raised from API views; `headers` go on
+    the answer (WWW-Authenticate on a 401, say)."""
+
+    def __init__(self, status: int, error: str, message: str, /, *,
+                 headers: dict[str, str] | None = None, **details: Any) -> None:
         super().__init__(message)
         self.status, self.error, self.message, self.details = status, error, message, details
+        self.headers = headers or {}
 
 
 def status_for(exc: DomainError) -> int:
@@ -62,23 +70,33 @@ def status_for(exc: DomainError) -> int:
     return 422
 
 
-def body(error: str, message: str, **details: Any):
-    """An error as the API answers it; `request_id` finds it in the server's log."""
-    return jsonify({"error": error, "message": message, **_jsonable(details),
-                    "request_id": request_id()})
+def answer(status: int, error: str, message: str, headers: dict[str, str] | None = None, /,
+           **details: Any) -> Response:
+    """An error as the API answers it, in the one shape the document's `Error` states:
+    `request_id` finds it in the server's log, and a 400 always names the wrong fields
+    (an empty list when the body as a whole is wrong)."""
+    if status == 400:
+        details.setdefault("fields", [])
+    response = jsonify({"error": error, "message": message, **_jsonable(details),
+                        "request_id": request_id()})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
 
 
 def _jsonable(details: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in details.items()}
 
 
-def domain_error(exc: DomainError):
-    """A service's refusal on an /api path, as JSON with its reason; a wrong value is
-    also named in `fields`, as a request that breaks the document names them."""
+def domain_error(exc: DomainError) -> Response:
+    """A service's refusal on an /api path, as JSON with its reason; the value it names
+    (the services' singular `field`) is named in `fields`, as a request that breaks the
+    document names them."""
     details = dict(exc.details)
-    if isinstance(exc, InvalidInput) and "field" in details:
-        details.setdefault("fields", [{"field": details["field"], "message": exc.message}])
-    return body(exc.reason, exc.message, **details), status_for(exc)
+    field = details.pop("field", None)
+    if field is not None:
+        details["fields"] = [{"field": field, "message": exc.message}]
+    return answer(status_for(exc), exc.reason, exc.message, **details)
 
 
 def http_error(exc: HTTPException):
@@ -90,24 +108,20 @@ def http_error(exc: HTTPException):
         message = "The request body is over the configured limit."
     elif status == 429:
         message = f"Too many requests: {exc.description}. Try again later."
-    response = body(error, message)
-    response.status_code = status
     headers = dict(exc.get_headers())
-    for name in ("Allow", "Retry-After"):
-        if name in headers:
-            response.headers[name] = headers[name]
-    return response
+    kept = {name: headers[name] for name in ("Allow", "Retry-After") if name in headers}
+    return answer(status, error, message, kept)
 
 
-def internal_error():
+def internal_error() -> Response:
     """An unexpected failure on an /api path (already logged with this request's id)."""
-    return body("internal_error", f"Something went wrong on our side; it has been logged as "
-                f"request {request_id()}."), 500
+    return answer(500, INTERNAL_ERROR, f"Something went wrong on our side; it has been logged "
+                  f"as request {request_id()}.")
 
 
 def register(app: Flask) -> None:
     """Answer a view's ApiError as JSON."""
 
     @app.errorhandler(ApiError)
-    def api_error(exc: ApiError):
-        return body(exc.error, exc.message, **exc.details), exc.status
+    def api_error(exc: ApiError) -> Response:
+        return answer(exc.status, exc.error, exc.message, exc.headers, **exc.details)

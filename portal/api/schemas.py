@@ -64,16 +64,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Error(BaseModel):
-    error: str = Field(description="Machine-readable reason, e.g. `pool_exhausted`; each "
-                       "response lists the reasons it can carry.")
-    message: str = Field(description="What went wrong, for people.")
-    request_id: str = Field(description=(
-        "This request's id, also sent as the `X-Request-ID` header (a request may name its "
-        "own: 8–64 of A–Z a–z 0–9 . _ : -). The server logs its errors with it: quote it."))
-    model_config = ConfigDict(extra="allow")
-
-
 BARCODE_FORMAT = (
     "How the voucher page draws each code: `qr`, `code128`, `ean13` or `none`. "
     f"{formats.EAN13_RULE} In an `ean13` pool, an import refuses other lines (reason "
@@ -374,47 +364,6 @@ class CustomerVouchers(BaseModel):
     wallet_url: str = Field(description="The customer's page listing all their vouchers, each "
                                         "linking to its own page; for a message or a receipt.")
     vouchers: list[Voucher]
-
-
-class Validate(Strict):
-    code: Text(max_length=200)
-
-
-class Validation(BaseModel):
-    valid: bool
-    reason: str | None
-    voucher: Voucher | None
-
-
-class Redeem(Strict):
-    code: Text(max_length=200)
-    store: Text(max_length=32) | None = Field(None, description=(
-        "The store's code (422 `unknown_store` when there is no such store)."))
-    order_ref: Text(max_length=200) | None = None
-
-
-class Redemption(BaseModel):
-    id: int
-    code: str
-    pool_id: int
-    customer_id: str | None
-    store: str | None
-    order_ref: str | None
-    redeemed_at: datetime
-
-
-class Rollback(Strict):
-    reason: Filled(max_length=1000)
-
-
-class RolledBack(Redemption):
-    rolled_back_at: datetime
-    rollback_reason: str
-    code_status: CodeStatus
-
-
-class Health(BaseModel):
-    status: str
 
 
 class SendStart(Strict):

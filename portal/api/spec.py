@@ -18,8 +18,8 @@ from ..row_ids import CONVERTERS
 from ..services.text import TEXT_PATTERN
 from .auth import authenticate
 from .blueprint import bp
-from .errors import ApiError
-from .schemas import Error
+from .error_schemas import Error
+from .errors import HTTP_REASONS, INTERNAL_ERROR, ApiError
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,35 @@ NO_ROUTE = refused("No such resource.", "not_found")
 REQUEST_ID_HEADER = {"X-Request-ID": {
     "description": "This request's id; the server logs its errors with it.",
     "schema": {"type": "string", "minLength": 8, "maxLength": 64}}}
+# The headers an error status carries besides the request's id.
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {
+        "description": 'RFC 6750\'s challenge: `Bearer realm="api"`, with `error="invalid_token"` '
+                       "when the key sent is wrong or revoked.",
+        "schema": {"type": "string"}}},
+    403: {"WWW-Authenticate": {
+        "description": 'RFC 6750\'s challenge: `Bearer realm="api", error="insufficient_scope"`.',
+        "schema": {"type": "string"}}},
+    429: {"Retry-After": {
+        "description": "Seconds to wait before the next request is answered.",
+        "schema": {"type": "integer", "minimum": 1}}},
+}
+INTERNAL = refused("An unexpected failure, logged with the request's id.", INTERNAL_ERROR)
+# A customer id travels decoded and normalised in a path: these cannot.
+PATH_TEXT = ("Percent-encoded. An id with `/`, or one that is `.` or `..`, cannot be sent in a "
+             "path: use the operation's `?customer_id=` form, which reads any id.")
+
+
+def error_codes() -> list[str]:
+    """Every `error` an /api answer can carry: the reasons the operations list, and those
+    of the HTTP errors any path can meet. The document's `ErrorCode` enum."""
+    codes = set(HTTP_REASONS.values()) | {INTERNAL_ERROR, *NO_ROUTE.reasons}
+    for refusal in COMMON_ERRORS.values():
+        codes.update(refusal.reasons)
+    for op in OPERATIONS:
+        for refusal in op.errors.values():
+            codes.update(refusal.reasons)
+    return sorted(codes)
 
 
 @dataclass
@@ -60,7 +89,7 @@ class Operation:
     responses: dict[int, type[BaseModel]]
     errors: dict[int, Refusal]
     upload: bool = False
-    headers: list[dict] = field(default_factory=list)
+    parameters: list[dict] = field(default_factory=list)
     public: bool = False
 
 
@@ -77,17 +106,17 @@ def operation(
     body: type[BaseModel] | None = None,
     errors: dict[int, Refusal] | None = None,
     upload: bool = False,
-    headers: list[dict] | None = None,
+    parameters: list[dict] | None = None,
     public: bool = False,
     decorators: tuple[Callable, ...] = (),
 ) -> Callable:
     """Register a view as an API operation. The view gets `body` (the validated model)
     and returns (model, status) or (model, status, headers); the status must be one of
-    `responses`."""
+    `responses`. `parameters` are the query and header parameters it reads."""
 
     def register(view: Callable) -> Callable:
         op = Operation(method, rule, view.__name__, summary, scope, body, responses,
-                       errors or {}, upload, headers or [], public)
+                       errors or {}, upload, parameters or [], public)
         OPERATIONS.append(op)
 
         @functools.wraps(view)
@@ -150,9 +179,10 @@ def openapi() -> dict:
             {"name": name, "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": 1, "maximum": CONVERTERS[conv].largest}
              if conv in CONVERTERS
-             else {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN}}
+             else {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
+             **({} if conv in CONVERTERS else {"description": PATH_TEXT})}
             for conv, name in path_params
-        ] + op.headers
+        ] + op.parameters
         responses: dict[str, Any] = {
             str(status): {"description": "OK" if status < 300 else "Done", "headers": REQUEST_ID_HEADER,
                           "content": {"application/json": {"schema": ref(model)}}}
@@ -161,11 +191,8 @@ def openapi() -> dict:
         routing = {404: NO_ROUTE} if path_params else {}
         errors = {} if op.public else _merged(routing, COMMON_ERRORS, op.errors)
         for status, refusal in sorted(errors.items()):
-            reasons = ", ".join(f"`{reason}`" for reason in refusal.reasons)
-            responses[str(status)] = {
-                "description": f"{refusal.text} ({reasons})", "headers": REQUEST_ID_HEADER,
-                "content": {"application/json": {"schema": {"allOf": [
-                    ref(Error), {"properties": {"error": {"enum": list(refusal.reasons)}}}]}}}}
+            responses[str(status)] = _error_response(ref(Error), refusal, status)
+        responses["default"] = _error_response(ref(Error), INTERNAL, 500)
         entry: dict[str, Any] = {"operationId": op.name, "summary": op.summary,
                                  "parameters": parameters, "responses": responses}
         if not op.public:
@@ -175,7 +202,8 @@ def openapi() -> dict:
                                     "content": {"application/json": {"schema": ref(op.body)}}}
         if op.upload:
             # Any bytes are a file to read; lines that are not codes come back as rejections.
-            text = {"schema": {"description": "The file's content: CSV or one code per line."}}
+            text = {"schema": {"type": "string", "format": "binary",
+                               "description": "The file's content: CSV or one code per line."}}
             entry["requestBody"] = {"required": True, "content": {
                 "text/csv": text, "text/plain": text,
                 "multipart/form-data": {"schema": {
@@ -185,11 +213,17 @@ def openapi() -> dict:
         paths.setdefault(path, {})[op.method.lower()] = entry
     for schema in schemas.values():
         _drop_impossible_defaults(schema)
+    schemas["ErrorCode"] = {"type": "string", "enum": error_codes(), "description": (
+        "Every machine-readable reason an error can carry; each response lists its own.")}
+    schemas["Error"]["properties"]["error"] = {
+        "$ref": "#/components/schemas/ErrorCode",
+        "description": schemas["Error"]["properties"]["error"]["description"]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Voucher portal API", "version": "1.0.0", "description": (
             "Pools, codes, assignment and redemption for tills and integrations. Every error is "
-            "JSON `{error, message, request_id}`. A request that does not match this document "
+            "JSON in the `Error` shape: `{error, message, request_id}`, `fields` on every 400, and "
+            "the members its reason documents. A request that does not match this document "
             "is refused with 400 `invalid_request`; one that does but breaks a rule the "
             "document cannot state (two fields together, the state of a pool, what this "
             "server has set up) with 422 or 409 and the reason each response lists.")},
@@ -201,6 +235,18 @@ def openapi() -> dict:
                                            "description": "A key from `portal create-api-key`."}},
         },
     }
+
+
+def _error_response(error: dict, refusal: Refusal, status: int) -> dict:
+    """An error status as the document states it: the `Error` shape, narrowed to the
+    reasons this status carries here; a 400 always names its `fields`."""
+    reasons = ", ".join(f"`{reason}`" for reason in refusal.reasons)
+    narrowed: dict[str, Any] = {"properties": {"error": {"enum": list(refusal.reasons)}}}
+    if status == 400:
+        narrowed["required"] = ["fields"]
+    return {"description": f"{refusal.text} ({reasons})",
+            "headers": {**REQUEST_ID_HEADER, **ERROR_HEADERS.get(status, {})},
+            "content": {"application/json": {"schema": {"allOf": [error, narrowed]}}}}
 
 
 def _merged(*tables: dict[int, Refusal]) -> dict[int, Refusal]:

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
 
-from .. import guessing, queue
-from ..extensions import limiter
-from ..models import Code, Customer, JobKind, Pool, Replenishment, ReplenishmentRun
+from .. import queue
+from ..models import JobKind, Pool, Replenishment, ReplenishmentRun
 from ..services import (
-    accounts,
     assignment,
-    customers,
     generation,
     imports,
     jobs,
     pools,
-    redemption,
     replenishment,
     sending,
 )
-from ..services.codes import effective_expiry
 from ..services.customers import CustomerData
-from ..services.errors import DomainError
-from ..services.links import customer_url, voucher_url
+from ..services.links import voucher_url
 from ..services.urls import without_credentials
 from . import schemas
-from .auth import key_identity
 from .blueprint import bp
 from .errors import ApiError
 from .spec import openapi, operation, refused
@@ -79,41 +72,6 @@ def _replenishment(rep: Replenishment | None,
         daily_at=rep.daily_at, drop_folder=rep.drop_folder, top_up_count=rep.top_up_count,
         top_up_cap=rep.top_up_cap, next_run_at=rep.next_run_at,
         last_run=_run(last) if last else None)
-
-
-def _voucher(code: Code) -> schemas.Voucher:
-    pool = code.pool
-    return schemas.Voucher(
-        code=code.code, pool_id=pool.id, pool_name=pool.name, benefit=pool.benefit or "",
-        status=code.status, customer_id=code.customer.external_id if code.customer else None,
-        assigned_at=code.assigned_at, redeemed_at=code.redeemed_at,
-        expires_at=effective_expiry(code.expires_at, pool.valid_until),
-        voucher_url=voucher_url(code.id) if code.customer_id else None,
-    )
-
-
-def _redemption(done) -> schemas.Redemption:  # noqa: ANN001
-    code = done.code
-    return schemas.Redemption(
-        id=done.id, code=code.code, pool_id=code.pool_id,
-        customer_id=code.customer.external_id if code.customer else None,
-        store=done.store.code if done.store else None, order_ref=done.order_ref,
-        redeemed_at=done.redeemed_at,
-    )
-
-
-# The operations where codes get guessed share one budget of answers per key and per
-# address (validate and redeem together); unknown-code answers also count against the
-# much tighter allowance in portal.guessing, which the till and stage 5 share.
-def _limit(name: str):
-    return lambda: current_app.config[name]
-
-
-GUARDED = (
-    limiter.shared_limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redemption-key",
-                         key_func=key_identity),
-    limiter.shared_limit(_limit("RATE_LIMIT_REDEMPTION"), scope="redemption-address"),
-)
 
 
 @operation("POST", "/pools", summary="Create a pool", body=schemas.PoolCreate,
@@ -309,76 +267,6 @@ def start_send(pool_id: int, body: schemas.SendStart):
 def get_send(pool_id: int, send_id: int):
     job = sending.get_job(pool_id, send_id)
     return _send(sending.progress(job.id)), 200
-
-
-@operation("GET", "/customers/<customer_id>/vouchers", summary="A customer's vouchers",
-           scope="pos", responses={200: schemas.CustomerVouchers},
-           errors={404: refused("No such customer.", "unknown_customer")})
-def customer_vouchers(customer_id: str):
-    customer: Customer = customers.find(customer_id)
-    held = assignment.holdings(customer.id)
-    return schemas.CustomerVouchers(customer_id=customer.external_id,
-                                    wallet_url=customer_url(customer.id),
-                                    vouchers=[_voucher(code) for code in held]), 200
-
-
-@operation("POST", "/redemptions/validate", summary="Check whether a code can be redeemed now",
-           scope="pos", body=schemas.Validate, responses={200: schemas.Validation},
-           decorators=GUARDED)
-def validate(body: schemas.Validate):
-    with guessing.lookup(guessing.api_key(key_identity())) as answer:
-        verdict = redemption.validate(body.code)
-        answer.reason = verdict.reason
-    return schemas.Validation(valid=verdict.valid, reason=verdict.reason,
-                              voucher=_voucher(verdict.code) if verdict.code else None), 200
-
-
-# The refusals of a known code (redemption.REASONS) that are neither 404 nor 409.
-NOT_NOW = tuple(reason for reason in redemption.REASONS if reason not in ("unknown_code", "already_redeemed"))
-IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
-    "description": "Repeat a redemption safely: the same key returns the first result.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 150},
-}
-
-
-@operation("POST", "/redemptions", summary="Redeem a code, exactly once", scope="pos",
-           body=schemas.Redeem, responses={201: schemas.Redemption},
-           headers=[IDEMPOTENCY_HEADER], decorators=GUARDED,
-           errors={404: refused("No such code.", "unknown_code"),
-                   409: refused("Already redeemed (with `redeemed_at` and `store`), or the "
-                                "Idempotency-Key was used for another code or rolled back.",
-                                "already_redeemed", "idempotency_key_reused",
-                                "idempotency_key_rolled_back"),
-                   422: refused("Cannot be redeemed now, or no such store.", *NOT_NOW, "unknown_store")})
-def redeem(body: schemas.Redeem):
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 150):
-        raise ApiError(400, "invalid_request", "Idempotency-Key must be 1–150 characters.")
-    store_id = None
-    if body.store:
-        try:
-            store_id = accounts.find_store(body.store).id
-        except DomainError as exc:
-            raise ApiError(422, "unknown_store", exc.message) from exc
-    with guessing.lookup(guessing.api_key(key_identity())):
-        done = redemption.redeem(
-            body.code, store_id=store_id, actor=g.actor, order_ref=body.order_ref,
-            idempotency_key=f"{g.api_key.id}:{key}" if key else None,
-        )
-    return _redemption(done), 201
-
-
-@operation("POST", "/redemptions/<bigid:redemption_id>/rollback", summary="Undo a redemption",
-           scope="pos", body=schemas.Rollback, responses={200: schemas.RolledBack},
-           errors={404: refused("No such redemption.", "unknown_redemption"),
-                   409: refused("Already rolled back.", "already_rolled_back")})
-def rollback(redemption_id: int, body: schemas.Rollback):
-    done = redemption.rollback(redemption_id, body.reason, actor=g.actor)
-    base = _redemption(done).model_dump()
-    return schemas.RolledBack(**base, rolled_back_at=done.rolled_back_at,
-                              rollback_reason=done.rollback_reason,
-                              code_status=done.code.status), 200
 
 
 @bp.get("/openapi.json")

@@ -93,7 +93,8 @@ def validate(raw: str) -> Verdict:
     return verdict
 
 
-def _refusal(verdict: Verdict) -> RedemptionRefused:
+def refusal(verdict: Verdict) -> RedemptionRefused:
+    """The refusal of a code that cannot be redeemed, with when and where it was if it was."""
     details = {}
     if verdict.reason == "already_redeemed" and verdict.code is not None:
         details = {
@@ -103,7 +104,7 @@ def _refusal(verdict: Verdict) -> RedemptionRefused:
     return RedemptionRefused(verdict.message, reason=verdict.reason, **details)
 
 
-def _by_key(session: Session, idempotency_key: str, raw: str) -> Redemption | None:
+def by_key(session: Session, idempotency_key: str, raw: str) -> Redemption | None:
     """The earlier redemption made with this key, if it is the same request again.
 
     The same key for another code, or for a redemption rolled back since, is refused:
@@ -142,11 +143,11 @@ def redeem(
     store_id = store_id if store_id is not None else actor.store_id
     try:
         with write_transaction() as session:
-            if idempotency_key and (earlier := _by_key(session, idempotency_key, raw)):
+            if idempotency_key and (earlier := by_key(session, idempotency_key, raw)):
                 return earlier
             verdict = verdict_for(find_code(raw, session))
             if not verdict.valid:
-                raise _refusal(verdict)
+                raise refusal(verdict)
             code = verdict.code
             now = utcnow()
             before = code.status
@@ -160,37 +161,49 @@ def redeem(
             if new_id is None:
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
-                raise _refusal(verdict_for(find_code(raw)))
-            history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
-                           kind="redeemed", before=before, after=CodeStatus.REDEEMED.value, at=now,
-                           actor=Actor(user_id=actor.user_id, api_key_id=actor.api_key_id,
-                                       store_id=store_id),
-                           details={"order_ref": order_ref} if order_ref else {})
-            # The row was changed above; tell the loaded objects without making them
-            # dirty, so the answer needs no second read.
-            for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", now),
-                                ("redeemed_store_id", store_id), ("order_ref", order_ref)):
-                set_committed_value(code, name, value)
-            redemption = Redemption(id=new_id, **values)  # the answer; not in the session
-            set_committed_value(redemption, "code", code)
-            set_committed_value(redemption, "store",
-                                session.get(Store, store_id) if store_id is not None else None)
-            set_committed_value(redemption, "rolled_back_at", None)
-            set_committed_value(redemption, "rollback_reason", None)
+                raise refusal(verdict_for(find_code(raw)))
+            record(session, code, before, values)
+            redemption = answer_for(session, code, new_id, values)
         metrics.redeemed()
         return redemption
     except (RedemptionRefused, IntegrityError) as exc:
         # A concurrent request with the same key won: answer with its redemption.
-        if idempotency_key and (earlier := _by_key(db.session, idempotency_key, raw)):
+        if idempotency_key and (earlier := by_key(db.session, idempotency_key, raw)):
             return earlier
         if isinstance(exc, RedemptionRefused):
             metrics.refused("redeem", exc.reason)
         raise
 
 
-def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict) -> int | None:
-    """The redemption's writes one by one: the conditional update, the redemption, the
-    history event and the counters. None when the code changed under us."""
+def record(session: Session, code: Code, before: str, values: dict) -> None:
+    """The redemption's history event (who, where, which order)."""
+    order_ref = values["order_ref"]
+    history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
+                   kind="redeemed", before=before, after=CodeStatus.REDEEMED.value,
+                   at=values["redeemed_at"],
+                   actor=Actor(user_id=values["user_id"], api_key_id=values["api_key_id"],
+                               store_id=values["store_id"]),
+                   details={"order_ref": order_ref} if order_ref else {})
+
+
+def answer_for(session: Session, code: Code, new_id: int, values: dict) -> Redemption:
+    """The redemption just written, as the caller answers it, without a second read."""
+    # The row was changed by a statement; tell the loaded objects without making them dirty.
+    for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", values["redeemed_at"]),
+                        ("redeemed_store_id", values["store_id"]), ("order_ref", values["order_ref"])):
+        set_committed_value(code, name, value)
+    redemption = Redemption(id=new_id, **values)  # the answer; not in the session
+    set_committed_value(redemption, "code", code)
+    store_id = values["store_id"]
+    set_committed_value(redemption, "store", session.get(Store, store_id) if store_id is not None else None)
+    set_committed_value(redemption, "rolled_back_at", None)
+    set_committed_value(redemption, "rollback_reason", None)
+    return redemption
+
+
+def claim(session: Session, code: Code, before: str, values: dict) -> bool:
+    """The conditional update that redeems the code only if it still has the status read
+    (`before`), and writes the redemption; False when the code changed under us."""
     done = session.execute(
         update(Code)
         .where(Code.id == code.id, Code.status == before)
@@ -199,10 +212,20 @@ def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict
                 redeemed_by_api_key_id=values["api_key_id"], order_ref=values["order_ref"])
         .execution_options(synchronize_session=False)
     ).rowcount
-    if done != 1:
+    return done == 1
+
+
+def insert_redemption(session: Session, values: dict) -> int:
+    return session.execute(insert(Redemption.__table__).values(values)
+                           .returning(Redemption.__table__.c.id)).scalar_one()
+
+
+def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict) -> int | None:
+    """The redemption's writes one by one: the conditional update, the redemption and the
+    counters. None when the code changed under us."""
+    if not claim(session, code, before, values):
         return None
-    new_id = session.execute(insert(Redemption.__table__).values(values)
-                             .returning(Redemption.__table__.c.id)).scalar_one()
+    new_id = insert_redemption(session, values)
     pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
     return new_id
 

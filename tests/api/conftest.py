@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
+from werkzeug.serving import make_server
 
 from portal.services import accounts
 
@@ -41,3 +44,14 @@ def api(client, keys) -> Api:
 @pytest.fixture
 def pos(client, keys) -> Api:
     return Api(client, keys["pos"])
+
+
+@pytest.fixture
+def served(app) -> str:
+    """The app served over real HTTP on a loopback port, as a till or checkout reaches it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()

@@ -22,9 +22,7 @@ def api_refusal(response) -> set[str]:  # noqa: ANN001
     if response.status_code in (200, 201):
         return set()
     assert response.status_code == 400, response.json
-    body = response.json
-    named = {f["field"].rsplit(".", 1)[-1] for f in body.get("fields", [])}
-    return named | ({body["field"]} if "field" in body else set())
+    return {f["field"].rsplit(".", 1)[-1] for f in response.json["fields"]}
 
 
 def form_refusal(response, fields) -> set[str]:  # noqa: ANN001
