@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from flask import Response, abort, current_app, jsonify, request
 
 from .. import queue
-from ..api.errors import body
+from ..api.errors import answer
 from ..metrics import CONTENT_TYPE, Figures, exposition
 from ..services import monitoring
 from .blueprint import bp
@@ -58,8 +58,8 @@ def readyz():
     excluded = {name.strip() for value in request.args.getlist("exclude") for name in value.split(",")}
     unknown = sorted(excluded - set(CHECKS) - {""})
     if unknown:
-        return body("invalid_request", f"There is no check {', '.join(unknown)}; the checks are "
-                    f"{', '.join(CHECKS)}.", fields=[{"field": "exclude", "message": "unknown check"}]), 400
+        return answer(400, "invalid_request", f"There is no check {', '.join(unknown)}; the checks are "
+                      f"{', '.join(CHECKS)}.", fields=[{"field": "exclude", "message": "unknown check"}])
     checks: dict[str, dict] = {}
     if "database" not in excluded:
         up = monitoring.database_answers()
@@ -72,17 +72,17 @@ def readyz():
         if "worker" not in excluded:
             checks["worker"] = _worker_check(queue_up, beat, time.time())
     failing = [name for name, check in checks.items() if not check["ok"]]
-    answer = jsonify(status="not_ready" if failing else "ready", failing=failing, checks=checks)
-    answer.status_code = 503 if failing else 200
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    ready = jsonify(status="not_ready" if failing else "ready", failing=failing, checks=checks)
+    ready.status_code = 503 if failing else 200
+    ready.headers["Cache-Control"] = "no-store"
+    return ready
 
 
 def _figures() -> Figures:
     """What the database and the queue say now; what does not answer is left out."""
     queue_up, beat = _heartbeat()
     figures = Figures(database_up=monitoring.database_answers(), queue_up=queue_up,
-                              worker_heartbeat=beat["at"] if beat else None)
+                      worker_heartbeat=beat["at"] if beat else None)
     if figures.database_up:
         try:
             figures.pool_codes = monitoring.pool_codes()
@@ -104,9 +104,7 @@ def metrics():
         abort(404)
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        answer = body("unauthorized", "Send the METRICS_TOKEN as a bearer token.")
-        answer.status_code = 401
-        answer.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return answer
+        return answer(401, "unauthorized", "Send the METRICS_TOKEN as a bearer token.",
+                      {"WWW-Authenticate": 'Bearer realm="metrics"'})
     return Response(exposition(_figures()), content_type=CONTENT_TYPE,
                     headers={"Cache-Control": "no-store"})

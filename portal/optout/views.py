@@ -66,11 +66,13 @@ def sms_inbound():
         abort(404)
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "Send the SMS_INBOUND_TOKEN as a bearer token.")
+        raise ApiError(401, "unauthorized", "Send the SMS_INBOUND_TOKEN as a bearer token.",
+                       headers={"WWW-Authenticate": 'Bearer realm="sms-inbound"'})
     names = current_app.config.get("SMS_INBOUND_FIELDS") or {}
     data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "The body must be a JSON object or a form.")
+        raise ApiError(400, "invalid_request", "The body must be a JSON object or a form.",
+                       fields=[{"field": "(body)", "message": "not a JSON object or a form"}])
     sender = _field(data, names.get("from", "from")).strip()
     text = _field(data, names.get("text", "text"))
     if not sender:

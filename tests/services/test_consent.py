@@ -119,7 +119,8 @@ def test_stop_from_the_sms_provider_withdraws_sms_consent(app, client, receiver)
                        CustomerData("S2", phone="+48608123457", sms_consent=True))
     hook = "/hooks/sms/inbound"
     auth = {"Authorization": "Bearer inbound-secret"}
-    assert client.post(hook, json={"from": "+48608123456", "text": "STOP"}).status_code == 401
+    refused = client.post(hook, json={"from": "+48608123456", "text": "STOP"})
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.post(hook, json={"from": "+48608123456", "text": "STOP"},
                        headers={"Authorization": "Bearer wrong"}).status_code == 401
     hello = client.post(hook, json={"from": "+48608123456", "text": "Hello, stopping by"}, headers=auth)
