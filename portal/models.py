@@ -25,13 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 from .vocabulary import (  # noqa: F401 (re-exported: the models' words)
+    CONSENT_CHANNELS,
     ApiScope,
     BarcodeFormat,
-    CONSENT_CHANNELS,
     BatchState,
     Channel,
-    ConsentSource,
     CodeStatus,
+    ConsentSource,
     DeliveryState,
     JobKind,
     JobState,
