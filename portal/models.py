@@ -367,6 +367,11 @@ class Job(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # A send whose provider asked it to wait (HTTP 429 or 503 with Retry-After): nothing
+    # goes out on its channel before paused_until; throttled_since is when the provider
+    # began asking (cleared by the next message it accepts), for PROVIDER_MAX_WAIT.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    throttled_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint(f"state IN ({_values(JobState)})", name="state"),)
 
@@ -384,7 +389,7 @@ class Delivery(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.QUEUED.value)
     # Why it was skipped or failed: no_consent, no_address, pool_exhausted, redeemed,
-    # interrupted, error.
+    # interrupted, provider_throttled, error.
     reason: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
