@@ -88,6 +88,13 @@ _SENT = (update(_deliveries)
                  reason=None, error=None, updated_at=bindparam("at", type_=UTCDateTime())))
 
 
+def holds(session: Session, held: jobs.Claim) -> bool:
+    """Whether the run still holds the job: a read, which leaves the job's row free."""
+    return bool(session.execute(select(exists().where(
+        _jobs.c.id == held.job_id, _jobs.c.state == JobState.RUNNING.value,
+        _jobs.c.worker == held.token))).scalar())
+
+
 def take(session: Session, held: jobs.Claim, now: datetime):  # noqa: ANN201
     """Take the job's next prepared delivery (its code chosen) that is due: `sending`.
     None when there is none, or the run no longer holds the job."""
@@ -121,6 +128,8 @@ def prepare(session: Session, job: Job, pool: Pool, now: datetime, cache: dict[i
             .where(_deliveries.c.job_id == job.id, _deliveries.c.state == DeliveryState.QUEUED.value,
                    _deliveries.c.code_id.is_(None))
             .order_by(_deliveries.c.id).limit(PREPARE_BATCH))
+    if is_postgresql():
+        pick = pick.with_for_update(skip_locked=True)  # another connection prepares other rows
     rows = session.execute(pick).all()
     if not rows:
         return 0

@@ -18,6 +18,7 @@ connection takes another row until then, and the job waits (`deliveries.settle`)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from ...extensions import db
 from ...models import Job, JobState, PoolStatus, Transport, utcnow
 from .. import channels, jobs, pools, transports
 from ..links import voucher_url_maker
-from ..tx import write_transaction
+from ..tx import is_postgresql, write_transaction
 from . import deliveries
 from .compose import Composer, Prepared, Sender, VoucherHtml
 from .pacing import Pace
@@ -58,7 +59,10 @@ class _Run:
         self.held, self.job_id, self.pool_id, self.channel = held, job.id, job.pool_id, job.channel
         self.html, self.should_stop, self.config = html, should_stop, config
         self.cache: dict[int, Prepared] = {}  # rows whose codes this run chose, by id
-        self.preparing = threading.Lock()
+        # Two connections may choose codes at once on PostgreSQL (each takes other rows);
+        # on SQLite, whose writers take turns, one.
+        self.preparing = threading.Semaphore(2 if is_postgresql() else 1)
+        self.prepared_all = False  # no row of the job is left without its code
         self.lock = threading.Lock()
         self.why: str | None = None  # "lost", "inactive" or "error" once the run must end
         self.errors: list[BaseException] = []
@@ -66,6 +70,10 @@ class _Run:
         self.throttled = job.throttled_since is not None
         self.beat = utcnow()
         self.pace = Pace(job.channel, config)
+        # SQLite has one writer at a time: the run's connections take turns at a lock of
+        # their own, handed over at once, rather than in SQLite's busy wait, which
+        # sleeps longer and longer (up to 100 ms) while another writes.
+        self.writing = threading.Lock() if not is_postgresql() else contextlib.nullcontext()
 
     def end(self, why: str) -> None:
         with self.lock:
@@ -105,16 +113,32 @@ class _Run:
             with self.preparing:
                 return True
         try:
-            with write_transaction() as session:
-                now = utcnow()
-                if not jobs.hold(session, self.held, now):
-                    self.end("lost")
-                    return False
-                job = session.get(Job, self.job_id)
-                pool = pools.load_pool(session, self.pool_id)
-                return bool(deliveries.prepare(session, job, pool, now, self.cache))
+            return self._prepare()
         finally:
             self.preparing.release()
+
+    def prepare_ahead(self) -> None:
+        """While the other connections send, choose the next batch's codes once the rows
+        this run prepared run low, so that they never wait for a batch."""
+        if self.prepared_all or len(self.cache) >= deliveries.PREPARE_BATCH // 2 or self.stopping():
+            return
+        if self.preparing.acquire(blocking=False):
+            try:
+                self._prepare()
+            finally:
+                self.preparing.release()
+
+    def _prepare(self) -> bool:
+        with self.writing, write_transaction() as session:
+            now = utcnow()
+            if not deliveries.holds(session, self.held):
+                self.end("lost")
+                return False
+            job = session.get(Job, self.job_id)
+            pool = pools.load_pool(session, self.pool_id)
+            found = bool(deliveries.prepare(session, job, pool, now, self.cache))
+        self.prepared_all = self.prepared_all or not found
+        return found
 
     def finish(self) -> datetime | None:
         """After every connection stopped: end the job, hand it back, or leave it to the
@@ -183,7 +207,7 @@ def _connection(run: _Run) -> None:
             if not run.stopping() and not run.paused(utcnow()):
                 run.pace.wait(run.stopping)
             row = None
-            with write_transaction() as session:
+            with run.writing, write_transaction() as session:
                 now = utcnow()
                 if outcome is not None:
                     # Kept until this transaction commits: should it fail, the `finally`
@@ -213,12 +237,13 @@ def _connection(run: _Run) -> None:
                 session.expunge_all()  # a long send must not keep every customer it met
                 pool = None
             outcome = _hand_over(sender, composer, item)
+            run.prepare_ahead()
     except BaseException as exc:  # noqa: BLE001 - raised again by run.finish, after the others stop
         run.errors.append(exc)
         run.end("error")
     finally:
         if outcome is not None:
-            with write_transaction() as session:
+            with run.writing, write_transaction() as session:
                 run.recorded(session, outcome,
                              deliveries.record(session, run.job_id, *outcome, utcnow()))
         if sender is not None:
