@@ -15,7 +15,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from portal import queue
 from portal.models import utcnow
-from portal.services import assignment, channels, generation, pools, sending, transports
+from portal.services import accounts, assignment, channels, generation, pools, sending, transports
 from portal.services.customers import CustomerData
 
 SECRET = "whsec_" + base64.b64encode(b"a 24-byte key for tests!").decode()
@@ -44,7 +44,7 @@ def run_until_done(job_id: int) -> None:
         time.sleep(max(0.0, (due - utcnow()).total_seconds()))
 
 
-def test_a_429_with_retry_after_pauses_the_send_and_fails_nothing(app, receiver, as_htmx):
+def test_a_429_with_retry_after_pauses_the_send_and_fails_nothing(app, receiver, as_htmx, client):
     pool_id = campaign(4)
     receiver.statuses = [200, 429]
     receiver.answer_headers = {"Retry-After": "3"}
@@ -56,6 +56,10 @@ def test_a_429_with_retry_after_pauses_the_send_and_fails_nothing(app, receiver,
     assert report.paused_until == due and due >= utcnow() + timedelta(seconds=2)
     page = as_htmx("marketer").get(f"/pools/{pool_id}/sends/{job.id}/progress").get_data(as_text=True)
     assert "paused by the provider until" in page
+    key = accounts.create_api_key("Till", "integration").secret
+    shown = client.get(f"/api/v1/pools/{pool_id}/sends/{job.id}",
+                       headers={"Authorization": f"Bearer {key}"}).json
+    assert datetime.fromisoformat(shown["paused_until"]) == due and shown["failed"] == 0
 
     time.sleep(max(0.0, (due - utcnow()).total_seconds()))
     run_until_done(job.id)
