@@ -144,8 +144,14 @@ def describe(config: Mapping) -> list[dict]:
         {"channel": Transport.WEBHOOK, "configured": configured(config, Transport.WEBHOOK),
          "warning": None,
          "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
-                      ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
+                      ("Signing secret", _secret_kind(config.get("WEBHOOK_SECRET") or ""))]},
     ]
+
+
+def _secret_kind(secret: str) -> str:
+    if not secret:
+        return "not set"
+    return "set (Standard Webhooks)" if secret.startswith(webhooks.SECRET_PREFIX) else "set (plain text)"
 
 
 def _shown(url: str | None) -> str:
