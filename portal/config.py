@@ -173,10 +173,49 @@ def from_environment(instance_path: str) -> dict:
         "SMS_TOKEN": os.environ.get("SMS_TOKEN", ""),
         "SMS_BODY": os.environ.get("SMS_BODY", ""),
         "WEBHOOK_URL": os.environ.get("WEBHOOK_URL", ""),
-        "WEBHOOK_SECRET": os.environ.get("WEBHOOK_SECRET", ""),
+        "WEBHOOK_SECRET": webhook_secret(),
+        # Sending: SMTP connections one email send uses at once; how long a send lets a
+        # provider that answers 429/503 with Retry-After hold it before failing the rest;
+        # and each channel's most messages per second across every worker (0: no limit).
+        "SMTP_CONNECTIONS": _whole("SMTP_CONNECTIONS", "4", least=1),
+        "PROVIDER_MAX_WAIT": _whole("PROVIDER_MAX_WAIT", "3600", least=0),
+        "SMTP_MAX_PER_SECOND": _per_second("SMTP_MAX_PER_SECOND"),
+        "SMS_MAX_PER_SECOND": _per_second("SMS_MAX_PER_SECOND"),
+        "WEBHOOK_MAX_PER_SECOND": _per_second("WEBHOOK_MAX_PER_SECOND"),
         # The bearer token a Prometheus scraper sends to /metrics; without it, no /metrics.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
     }
+
+
+def webhook_secret() -> str:
+    """WEBHOOK_SECRET, checked now: a `whsec_` secret that is not base64 stops the start."""
+    from .services.webhooks import key
+
+    value = os.environ.get("WEBHOOK_SECRET", "").strip()
+    if value:
+        key(value)
+    return value
+
+
+def _whole(name: str, default: str, least: int) -> int:
+    value = os.environ.get(name, "").strip() or default
+    if not value.isdigit() or int(value) < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}, not {value!r}")
+    return int(value)
+
+
+def _per_second(name: str) -> float:
+    """A rate in messages per second: a whole number, or a fraction below 1 (0.5 is one
+    message every two seconds); empty or 0 for no limit."""
+    value = os.environ.get(name, "").strip() or "0"
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if rate < 0 or (rate > 1 and not rate.is_integer()):
+        raise ValueError(f"{name} must be a whole number of messages per second, or a fraction "
+                         f"below 1, not {value!r}")
+    return rate
 
 
 def _flag(value: str) -> bool:

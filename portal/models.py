@@ -401,7 +401,7 @@ class Delivery(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.QUEUED.value)
     # Why it was skipped or failed: no_consent, no_address, pool_exhausted, redeemed,
-    # interrupted, error.
+    # interrupted, provider_throttled, error.
     reason: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))

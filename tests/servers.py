@@ -68,6 +68,7 @@ class MailHandler:
         self.lock = threading.Lock()
         self.refuse: str | None = None  # an SMTP reply such as "451 4.3.0 try later"
         self.delay = 0.0
+        self.peers: set[tuple] = set()  # the client ends of the connections messages came over
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         if self.refuse:
@@ -77,6 +78,7 @@ class MailHandler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.peers.add(session.peer)
         return "250 OK"
 
 
@@ -121,11 +123,14 @@ class Received:
 @dataclass
 class HttpReceiver:
     """A local HTTP server that records POSTs and answers with `status` (or a queue of
-    statuses, one per request)."""
+    statuses, one per request), adding `answer_headers` to an answer of 300 or more.
+    `arrivals` has every request's (time.monotonic(), status), refused ones too."""
 
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     status: int = 200
+    answer_headers: dict[str, str] = field(default_factory=dict)
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         receiver = self
@@ -135,10 +140,13 @@ class HttpReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
+                    receiver.arrivals.append((time.monotonic(), status))
                     if status < 300:
                         receiver.requests.append(Received(self.path, dict(self.headers), body))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (receiver.answer_headers.items() if status >= 300 else ()):
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(b'{"ok": true}' if status < 300 else b'{"error": "busy"}')
 

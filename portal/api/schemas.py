@@ -391,8 +391,12 @@ class Send(BaseModel):
     remaining: int
     skipped_by_reason: dict[str, int] = Field(
         description="`no_consent`, `no_address`, `pool_exhausted`, `redeemed`.")
-    failed_by_reason: dict[str, int] = Field(description="`error` or `interrupted`.")
+    failed_by_reason: dict[str, int] = Field(
+        description="`error`, `interrupted` or `provider_throttled`.")
     errors: list[SendError] = Field(description="The commonest errors, most frequent first.")
     error: str | None = Field(description="Why the send stopped, when it did.")
+    paused_until: datetime | None = Field(None, description=(
+        "While the channel's provider has asked the send to wait (HTTP 429 or 503 with "
+        "`Retry-After`): when it goes on. Null otherwise."))
     created_at: datetime
     finished_at: datetime | None

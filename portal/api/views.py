@@ -247,7 +247,7 @@ def _send(report) -> schemas.Send:  # noqa: ANN001
         sent=report.sent, failed=report.failed, skipped=report.skipped, remaining=report.remaining,
         skipped_by_reason=report.skipped_by_reason, failed_by_reason=report.failed_by_reason,
         errors=[schemas.SendError(message=m, count=n) for m, n in report.errors], error=job.error,
-        created_at=job.created_at, finished_at=job.finished_at)
+        paused_until=report.paused_until, created_at=job.created_at, finished_at=job.finished_at)
 
 
 @operation("POST", "/pools/<id:pool_id>/sends", summary="Send the campaign on a channel",

@@ -3,21 +3,24 @@ API and a webhook receiver, configured from the environment."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import smtplib
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from ..models import Transport
+from . import message_bytes, webhooks
 from .addresses import is_loopback_host
 from .urls import without_credentials
 
@@ -30,12 +33,44 @@ SMS_BODY_DEFAULT = '{"to": "{{ to }}", "text": "{{ text }}", "reference": "{{ re
 
 
 class DeliveryError(Exception):
-    """A message did not go out. Transient errors are worth another attempt later."""
+    """A message did not go out. Transient errors are worth another attempt later;
+    `retry_after` is how many seconds the receiver asked the sender to wait (HTTP 429 or
+    503 with Retry-After), which pauses the whole send rather than failing anything."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.transient = transient
+        self.retry_after = retry_after
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """The seconds a Retry-After header asks for (RFC 9110: a number of seconds, or an
+    HTTP date), or None when there is none or it cannot be read. A date in the past
+    asks for no wait."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@functools.cache
+def user_agent() -> str:
+    """The User-Agent of every request the portal sends: its name and installed version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"voucher-portal/{version('voucher-portal')}"
+    except PackageNotFoundError:
+        return "voucher-portal"
 
 
 @dataclass(frozen=True)
@@ -109,8 +144,14 @@ def describe(config: Mapping) -> list[dict]:
         {"channel": Transport.WEBHOOK, "configured": configured(config, Transport.WEBHOOK),
          "warning": None,
          "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
-                      ("Signing secret", "set" if config.get("WEBHOOK_SECRET") else "not set")]},
+                      ("Signing secret", _secret_kind(config.get("WEBHOOK_SECRET") or ""))]},
     ]
+
+
+def _secret_kind(secret: str) -> str:
+    if not secret:
+        return "not set"
+    return "set (Standard Webhooks)" if secret.startswith(webhooks.SECRET_PREFIX) else "set (plain text)"
 
 
 def _shown(url: str | None) -> str:
@@ -129,6 +170,7 @@ class Mailer:
         self.password = config.get("SMTP_PASSWORD") or ""
         self.sender = config.get("MAIL_FROM") or ""
         self.reply_to = config.get("MAIL_REPLY_TO") or ""
+        self._from = _address(self.sender)
         self.domain = parseaddr(self.sender)[1].rpartition("@")[2].lower() or "localhost"
         self._secret = str(config.get("SECRET_KEY") or "").encode()
         self.refused = smtp_refusal(config)
@@ -173,26 +215,39 @@ class Mailer:
         self._smtp = smtp
         return smtp
 
-    def send(self, email: Email) -> None:
-        """Hand one message to the SMTP server; raises DeliveryError."""
-        # The compat32 MIME classes: several times faster to build than EmailMessage,
-        # which matters at thousands of messages a minute.
-        message = MIMEMultipart("alternative")
-        message["From"] = _address(self.sender)
-        message["To"] = _address(email.to)
-        message["Subject"] = Header(email.subject, "utf-8").encode()
+    def _headers(self, email: Email) -> list[tuple[str, str]]:
+        headers = [("From", self._from), ("To", _address(email.to)),
+                   ("Subject", Header(email.subject, "utf-8").encode())]
         if self.reply_to:
-            message["Reply-To"] = _address(self.reply_to)
-        message["Date"] = format_datetime(datetime.now(UTC))  # "+0000", not "-0000"
-        message["Message-ID"] = email.message_id or make_msgid(domain=self.domain)
-        for name, value in email.headers:
+            headers.append(("Reply-To", _address(self.reply_to)))
+        headers += [("Date", format_datetime(datetime.now(UTC))),  # "+0000", not "-0000"
+                    ("Message-ID", email.message_id or make_msgid(domain=self.domain)),
+                    *email.headers]
+        return headers
+
+    def _message(self, email: Email) -> tuple[bytes | MIMEMultipart, str, str]:
+        """(the message, the envelope's sender and recipient)."""
+        sender, to = parseaddr(self.sender)[1], parseaddr(email.to)[1]
+        if sender.isascii() and to.isascii():
+            return message_bytes.build(self._headers(email), email.text, email.html), sender, to
+        # An address beyond ASCII needs SMTPUTF8, which send_message negotiates.
+        message = MIMEMultipart("alternative")
+        for name, value in self._headers(email):
             message[name] = value
         message.attach(MIMEText(email.text, "plain", "utf-8"))
         message.attach(MIMEText(email.html, "html", "utf-8"))
+        return message, sender, to
+
+    def send(self, email: Email) -> None:
+        """Hand one message to the SMTP server; raises DeliveryError."""
+        message, sender, to = self._message(email)
         for attempt in (1, 2):
             smtp = self._connect()
             try:
-                smtp.send_message(message)
+                if isinstance(message, bytes):
+                    smtp.sendmail(sender, [to], message)
+                else:
+                    smtp.send_message(message)
                 return
             except smtplib.SMTPServerDisconnected as exc:
                 # An idle connection the server closed: reconnect once and try again.
@@ -230,6 +285,10 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+# The answers with which a receiver asks the sender to slow down (RFC 9110, RFC 6585).
+WAIT_ASKED = (429, 503)
+
+
 def _post(session: requests.Session, url: str, what: str, **kwargs) -> requests.Response:  # noqa: ANN003
     import requests  # here, not at the top: the app starts without it (`portal --help`)
 
@@ -238,10 +297,13 @@ def _post(session: requests.Session, url: str, what: str, **kwargs) -> requests.
     except requests.RequestException as exc:
         raise DeliveryError(f"cannot reach the {what}: {type(exc).__name__}", transient=True) from exc
     if response.status_code >= 300:
+        status = response.status_code
         # Overload and server trouble pass; a refusal of the request itself does not.
-        transient = response.status_code >= 500 or response.status_code in (408, 425, 429)
-        raise DeliveryError(f"the {what} answered HTTP {response.status_code}: "
-                            f"{response.text[:200]}", transient=transient)
+        transient = status >= 500 or status in (408, 425, 429)
+        wait = retry_after(response.headers.get("Retry-After")) if status in WAIT_ASKED else None
+        asked = f" (Retry-After: {response.headers['Retry-After']})" if wait is not None else ""
+        raise DeliveryError(f"the {what} answered HTTP {status}{asked}: {response.text[:200]}",
+                            transient=transient, retry_after=wait)
     return response
 
 
@@ -266,7 +328,9 @@ class SmsSender:
 def _session() -> requests.Session:
     import requests
 
-    return requests.Session()
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent()
+    return session
 
 
 def fill(template: object, values: Mapping[str, str]) -> object:
@@ -283,17 +347,14 @@ def fill(template: object, values: Mapping[str, str]) -> object:
     return template
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The X-Portal-Signature header: sha256= and the HMAC-SHA256 of the body, in hex."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 class WebhookSender:
-    """POSTs a signed JSON document per call to the configured webhook URL."""
+    """POSTs a JSON document per call to the configured webhook URL, signed as the
+    Standard Webhooks specification says (`webhooks.Signer`)."""
 
-    def __init__(self, config: Mapping) -> None:
+    def __init__(self, config: Mapping, clock: Callable[[], float] = time.time) -> None:
+        secret = config.get("WEBHOOK_SECRET") or ""
         self.url = config.get("WEBHOOK_URL") or ""
-        self.secret = config.get("WEBHOOK_SECRET") or ""
+        self.signer = webhooks.Signer(secret, str(config.get("SECRET_KEY") or ""), clock) if secret else None
         self.http = _session()
 
     def send(self, event: str, payload: dict, reference: str) -> None:
@@ -301,8 +362,8 @@ class WebhookSender:
                           ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "X-Portal-Event": event,
                    "X-Portal-Delivery": reference}
-        if self.secret:
-            headers["X-Portal-Signature"] = signature(self.secret, body)
+        if self.signer is not None:
+            headers.update(self.signer.headers(reference, body))
         _post(self.http, self.url, "webhook receiver", data=body, headers=headers)
 
     def close(self) -> None:

@@ -70,8 +70,8 @@ def test_a_send_held_by_another_run_of_the_same_process_is_left_alone(app, smtp)
 
 
 def test_a_run_whose_job_is_taken_over_stops_after_the_message_in_hand(app, smtp):
-    """A recovery that took the job over (the run looked dead) wins: the old run records
-    the message it was handing over, then sends nothing more."""
+    """A recovery that took the job over (the run looked dead) wins: each of the old
+    run's connections records the message it was handing over, then sends nothing more."""
     pool_id = _campaign(10)
     job, _ = sending.start_send(pool_id, "email")
     drawn = []
@@ -86,7 +86,9 @@ def test_a_run_whose_job_is_taken_over_stops_after_the_message_in_hand(app, smtp
         return emails.voucher_html(body, footer, values, pool, brand)
 
     assert sending.process_send(job.id, html) is None
-    assert len(smtp.messages) == 3 and _sent(job.id) == 3
+    # The third message, and at most one more in the hands of each other connection.
+    assert 3 <= len(smtp.messages) <= 2 + app.config["SMTP_CONNECTIONS"] < 10
+    assert _sent(job.id) == len(smtp.messages)
     row = db.session.get(Job, job.id, populate_existing=True)
     assert (row.state, row.worker) == ("running", "elsewhere.example:1/other")
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...extensions import db
-from ...models import Delivery, DeliveryState, Job, JobState
+from ...models import Delivery, DeliveryState, Job, JobState, utcnow
 from ..errors import NotFound
 
 _deliveries = Delivery.__table__
@@ -48,6 +48,8 @@ class Progress:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     failed_by_reason: dict[str, int] = field(default_factory=dict)
     errors: list[tuple[str, int]] = field(default_factory=list)
+    # Until when the provider asked the send to wait (HTTP 429/503 with Retry-After).
+    paused_until: datetime | None = None
 
     @property
     def done(self) -> int:
@@ -65,6 +67,8 @@ def progress(job_id: int) -> Progress:
     if job is None:
         raise NotFound(f"There is no send {job_id}.", reason="unknown_job")
     out = Progress(job)
+    if job.active and job.paused_until is not None and job.paused_until > utcnow():
+        out.paused_until = job.paused_until
     kept = None if job.active else (job.details or {}).get("counts")
     rows = kept if kept is not None else _counts(db.session, job_id)
     for state, reason, n in rows:
