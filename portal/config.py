@@ -182,6 +182,10 @@ def from_environment(instance_path: str) -> dict:
         "SMTP_MAX_PER_SECOND": _per_second("SMTP_MAX_PER_SECOND"),
         "SMS_MAX_PER_SECOND": _per_second("SMS_MAX_PER_SECOND"),
         "WEBHOOK_MAX_PER_SECOND": _per_second("WEBHOOK_MAX_PER_SECOND"),
+        # Event webhooks for integrations: the first retry's wait (doubling up to an hour),
+        # and the failures in a row after which an endpoint is paused.
+        "EVENT_RETRY_SECONDS": float(os.environ.get("EVENT_RETRY_SECONDS", "10")),
+        "EVENT_PAUSE_AFTER": _whole("EVENT_PAUSE_AFTER", "10", least=1),
         # The bearer token a Prometheus scraper sends to /metrics; without it, no /metrics.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
     }

@@ -30,6 +30,7 @@ from .extensions import db
 from .models import Job, JobKind, utcnow
 from .services import alerts, assignment, events, imports, jobs, loading, replenishment, sending
 from .services.errors import DomainError
+from .services.integrations import delivery as event_delivery
 
 log = logging.getLogger(__name__)
 # A running `portal worker` says it is alive this often, in the queue's storage; the
@@ -145,12 +146,24 @@ def recover_jobs() -> list[int]:
 @in_app
 def maintenance() -> None:
     """Every minute: remove the codes of loads that died, restart stalled jobs, catch
-    missed low-stock crossings, warn about pools ending soon, and send their alerts."""
+    missed low-stock crossings, warn about pools ending soon, send their alerts, and
+    queue the delivery of waiting events."""
     loading.recover()
     recover_jobs()
     alerts.check_all_low_stock()
     alerts.check_expiry()
     alerts.deliver_pending(emails.alert_html)
+    deliver_events()
+
+
+@huey.task(name="deliver_events")
+@in_app
+def deliver_events() -> None:
+    """Deliver the outbox's due events to the webhook endpoints, coming back when the
+    next retry is due (the minute check also catches up)."""
+    due = event_delivery.deliver_due()
+    if due is not None:
+        deliver_events.schedule(delay=max(1.0, (due - utcnow()).total_seconds()))
 
 
 @huey.task(name="top_up")
@@ -182,6 +195,7 @@ def replenish() -> None:
 HANDLERS: events.Handlers = {
     events.AlertWritten: (lambda event: deliver_alerts(),),
     events.LowStockCrossed: (lambda event: top_up([event.pool_id]),),
+    events.OutboxWritten: (lambda event: deliver_events(),),
 }
 
 

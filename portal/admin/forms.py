@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..services import brand
 from ..services.accounts import MIN_PASSWORD
+from ..services.integrations.endpoints import DESCRIPTION_MAX
+from ..services.integrations.payloads import EVENT_TYPES
+from ..services.replenishment.settings import URL_MAX
 from ..services.times import ZONE_MAX_LENGTH
 
 
@@ -59,3 +63,13 @@ class BrandForm(FlaskForm):
     logo = FileField(f"Logo (PNG or JPEG, at most {brand.LOGO_MAX_BYTES // 1024} KB and "
                      f"{brand.LOGO_MAX_SIDE} × {brand.LOGO_MAX_SIDE} pixels)",
                      render_kw={"accept": ",".join(brand.LOGO_TYPES.values())})
+
+
+class EventEndpointForm(FlaskForm):
+    """An endpoint for events: its URL and the events it wants."""
+
+    url = StringField("Receiver URL", validators=[DataRequired(), Length(max=URL_MAX)])
+    events = SelectMultipleField("Events", choices=[SelectChoice(name, name) for name in EVENT_TYPES],
+                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                                 validators=[DataRequired(message="Choose one or more events.")])
+    description = StringField("Description (optional)", validators=[Optional(), Length(max=DESCRIPTION_MAX)])

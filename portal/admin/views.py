@@ -1,5 +1,6 @@
 """Admin page: add and disable users, set their passwords, add stores, create and
-revoke API keys, and set the shop's brand."""
+revoke API keys, set the shop's brand, and register the endpoints that receive events
+(resume a paused one, send a delivery again)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from ..models import ApiKey, Store, User
 from ..roles import requires
 from ..services import accounts, brand, times, transports
 from ..services.errors import DomainError
+from ..services.integrations import delivery, endpoints
 from ..sessions import begin
 from .blueprint import bp
-from .forms import ApiKeyForm, BrandForm, PasswordForm, StoreForm, StoreZoneForm, UserForm
+from .forms import ApiKeyForm, BrandForm, EventEndpointForm, PasswordForm, StoreForm, StoreZoneForm, UserForm
 
 
 def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
@@ -27,12 +29,13 @@ def _user_form(formdata=True) -> UserForm:  # noqa: ANN001
     return form
 
 
-def _page(status: int = 200, new_key: str | None = None, **forms):
+def _page(status: int = 200, new_key: str | None = None, new_secret: str | None = None, **forms):
     forms.setdefault("user_form", _user_form(formdata=False))
     forms.setdefault("store_form", StoreForm(formdata=None, timezone=times.portal_zone()))
     forms.setdefault("zone_form", StoreZoneForm(formdata=None))
     forms.setdefault("zone_error", None)
     forms.setdefault("key_form", ApiKeyForm(formdata=None))
+    forms.setdefault("endpoint_form", EventEndpointForm(formdata=None))
     look = brand.current()
     forms.setdefault("brand_form", BrandForm(formdata=None, shop_name=look.shop_name,
                                              accent_colour=look.accent_colour))
@@ -44,6 +47,7 @@ def _page(status: int = 200, new_key: str | None = None, **forms):
         button=EmptyForm(), new_key=new_key, channels=transports.describe(current_app.config),
         transport_names=transports.NAMES, brand=look, min_contrast=brand.MIN_CONTRAST,
         zones=times.zone_names(), portal_zone=times.portal_zone(),
+        endpoints=endpoints.listing(), deliveries=delivery.recent_deliveries(), new_secret=new_secret,
         **forms,
     ), status
 
@@ -192,3 +196,49 @@ def remove_logo():
         brand.remove_logo()
         flash("The logo is removed.")
     return redirect(url_for("admin.index") + "#brand-title")
+
+@bp.post("/webhooks")
+@requires("admin")
+def add_endpoint():
+    """Register an endpoint for events; its signing secret is shown this once."""
+    form = EventEndpointForm()
+    if form.validate_on_submit():
+        try:
+            done = endpoints.create(form.url.data, form.events.data, form.description.data or "")
+        except DomainError as exc:
+            target = getattr(form, exc.details.get("field") or "url", form.url)
+            target.errors.append(exc.message)
+        else:
+            flash(f"Registered {done.endpoint.url}.")
+            return _page(201, new_secret=done.secret)
+    return _page(422, endpoint_form=form)
+
+
+@bp.post("/webhooks/<id:endpoint_id>/resume")
+@requires("admin")
+def resume_endpoint(endpoint_id: int):
+    """Deliver to a paused endpoint again, from the event it stopped at."""
+    if EmptyForm().validate_on_submit():
+        endpoint = endpoints.resume(endpoint_id)
+        flash(f"Deliveries to {endpoint.url} resumed.")
+    return redirect(url_for("admin.index", _anchor="webhooks-title"))
+
+
+@bp.post("/webhooks/<id:endpoint_id>/delete")
+@requires("admin")
+def delete_endpoint(endpoint_id: int):
+    """Remove an endpoint and its waiting deliveries."""
+    if EmptyForm().validate_on_submit():
+        endpoints.delete(endpoint_id)
+        flash("The endpoint was deleted.")
+    return redirect(url_for("admin.index", _anchor="webhooks-title"))
+
+
+@bp.post("/webhooks/deliveries/<bigid:delivery_id>/again")
+@requires("admin")
+def send_again(delivery_id: int):
+    """Send one event to its endpoint again."""
+    if EmptyForm().validate_on_submit():
+        done = delivery.resend(delivery_id)
+        flash(f"Event {done.event_id} ({done.event.type}) will be sent again.")
+    return redirect(url_for("admin.index", _anchor="webhooks-title"))

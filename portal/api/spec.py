@@ -20,6 +20,7 @@ from .auth import authenticate
 from .blueprint import bp
 from .error_schemas import Error
 from .errors import HTTP_REASONS, INTERNAL_ERROR, ApiError
+from .webhook_schemas import EVENT_BODIES
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 def openapi() -> dict:
     """The OpenAPI 3.1 document, built from the registered operations and their models."""
-    models = {Error}
+    models = {Error, *EVENT_BODIES.values()}
     for op in OPERATIONS:
         models.update(op.responses.values())
         if op.body is not None:
@@ -229,12 +230,27 @@ def openapi() -> dict:
             "server has set up) with 422 or 409 and the reason each response lists.")},
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": {name: _webhook(name, ref(model)) for name, model in EVENT_BODIES.items()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A key from `portal create-api-key`."}},
         },
     }
+
+
+def _webhook(name: str, body: dict) -> dict:
+    """An event as the document's `webhooks` states it: what the portal POSTs to an
+    endpoint that asked for it, and what the receiver answers."""
+    return {"post": {
+        "operationId": "event_" + name.replace(".", "_"), "summary": f"The `{name}` event",
+        "description": "Signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
+                       "`webhook-signature`) with the endpoint's secret.",
+        "parameters": [{"name": header, "in": "header", "required": True, "schema": {"type": "string"}}
+                       for header in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": {"description": "Any 2xx answer acknowledges the event; anything "
+                                             "else, or no answer, is retried (later events wait)."}}}}
 
 
 def _error_response(error: dict, refusal: Refusal, status: int) -> dict:

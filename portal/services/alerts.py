@@ -19,6 +19,8 @@ from ..extensions import db
 from ..models import Alert, Pool, PoolCounter, PoolStatus, Role, Transport, User, utcnow
 from . import transports
 from .events import AlertWritten, LowStockCrossed, record
+from .integrations.outbox import emit
+from .integrations.payloads import PoolLowStock
 from .tx import write_transaction
 
 EXPIRY_NOTICE = timedelta(days=7)
@@ -64,6 +66,8 @@ def check_low_stock(session: Session, pool_id: int, known: Pool | None = None) -
             write(session, pool_id, "low_stock",
                   {"available": available, "threshold": pool.low_stock_threshold}, now)
             record(LowStockCrossed(pool_id))
+            emit(session, "pool.low_stock", lambda: PoolLowStock(
+                pool_id=pool_id, available=available, threshold=pool.low_stock_threshold))
     elif pool.low_stock_alerted_at is not None:
         session.execute(update(_pools).where(_pools.c.id == pool_id)
                         .values(low_stock_alerted_at=None))

@@ -18,6 +18,7 @@ from .codes import effective_expiry
 from .customers import CustomerData, add_to_audience, parse_consent, upsert
 from .errors import DomainError, InvalidInput, PoolUnavailable
 from .filereader import header_key, open_table
+from .integrations import voucher_events
 from .loading import is_live
 from .tx import is_postgresql, write_transaction
 
@@ -185,6 +186,8 @@ def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
         raise PoolUnavailable(f"The pool “{pool.name}” has no codes left.", reason="pool_exhausted")
     history.record(session, code_id=row.id, pool_id=pool.id, customer_id=customer_pk, kind="assigned",
                    before=CodeStatus.AVAILABLE.value, after=CodeStatus.ASSIGNED.value, at=now, actor=actor)
+    voucher_events.assigned(session, code=row.code, pool_id=pool.id, customer_id=customer_id,
+                            assigned_at=now, expires_at=effective_expiry(row.expires_at, pool.valid_until))
     return _assignment(row, pool, customer_id, new=True)
 
 

@@ -37,6 +37,12 @@ class LowStockCrossed(Event):
     pool_id: int
 
 
+@dataclass(frozen=True)
+class OutboxWritten(Event):
+    """Events for webhook endpoints were written: deliver them now rather than at the
+    worker's next periodic check."""
+
+
 Handlers = dict[type[Event], tuple[Callable[[Event], None], ...]]
 EXTENSION = "portal.event_handlers"
 # The events of the write transaction open in this context, None outside one.

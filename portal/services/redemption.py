@@ -26,6 +26,7 @@ from . import alerts, history, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
+from .integrations import voucher_events
 from .loading import is_live
 from .tx import is_postgresql, write_transaction
 from .wording import REASONS, REDEEMED, REFUSALS, UNDONE, VALID, Wording  # noqa: F401  (read from here)
@@ -162,7 +163,7 @@ def redeem(
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
                 raise refusal(verdict_for(find_code(raw)))
-            record(session, code, before, values)
+            record(session, code, before, values, new_id)
             redemption = answer_for(session, code, new_id, values)
         metrics.redeemed()
         return redemption
@@ -175,8 +176,8 @@ def redeem(
         raise
 
 
-def record(session: Session, code: Code, before: str, values: dict) -> None:
-    """The redemption's history event (who, where, which order)."""
+def record(session: Session, code: Code, before: str, values: dict, redemption_id: int) -> None:
+    """The redemption's history event (who, where, which order) and its outgoing event."""
     order_ref = values["order_ref"]
     history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
                    kind="redeemed", before=before, after=CodeStatus.REDEEMED.value,
@@ -184,6 +185,7 @@ def record(session: Session, code: Code, before: str, values: dict) -> None:
                    actor=Actor(user_id=values["user_id"], api_key_id=values["api_key_id"],
                                store_id=values["store_id"]),
                    details={"order_ref": order_ref} if order_ref else {})
+    voucher_events.redeemed(session, code, redemption_id, values)
 
 
 def answer_for(session: Session, code: Code, new_id: int, values: dict) -> Redemption:
@@ -323,6 +325,7 @@ def rollback(
                        kind="redemption_rolled_back", before=CodeStatus.REDEEMED.value,
                        after=back.value, at=now, actor=actor,
                        details={"reason": reason, "redemption_id": redemption_id})
+        voucher_events.rolled_back(session, code, redemption_id, reason, now)
         pools.adjust_counts(session, code.pool_id, redeemed=-1, **{back.value: 1})
     return _reload(redemption_id)
 
@@ -354,6 +357,7 @@ def cancel(raw: str, reason: str, *, actor: Actor = SYSTEM) -> Code:
         history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
                        kind="canceled", before=before, after=CodeStatus.CANCELED.value, at=now,
                        actor=actor, details={"reason": reason})
+        voucher_events.canceled(session, code, reason, now)
         pools.adjust_counts(session, code.pool_id, canceled=1, **{before: -1})
         code_id = code.id
     return db.session.get(Code, code_id, populate_existing=True)
@@ -375,8 +379,7 @@ def recent(user_id: int, limit: int = 10) -> list[Redemption]:
 def per_day(pool_id: int, days: int = 14) -> list[tuple[str, int]]:
     """Redemptions of the pool per day over the last `days` days, oldest first (UTC days
     on SQLite, the server's days on PostgreSQL; grouped in the database)."""
-    start = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0,
-                                                          microsecond=0)
+    start = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     day = func.date(Redemption.redeemed_at)
     rows = db.session.execute(
         select(day, func.count()).join(Code, Code.id == Redemption.code_id)

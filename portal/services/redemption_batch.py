@@ -207,7 +207,7 @@ def _all_or_nothing(items: list[Item], stores: dict[str, int | None], actor: Act
                 row = values[index]
                 before = row.pop("before")
                 new_id = redemption.insert_redemption(session, row)
-                redemption.record(session, code, before, row)
+                redemption.record(session, code, before, row, new_id)
                 deltas[code.pool_id][before] -= 1
                 deltas[code.pool_id]["redeemed"] += 1
                 outcomes.append(_redeemed(redemption.answer_for(session, code, new_id, row)))

@@ -31,6 +31,9 @@ class Api:
         return self.client.post("/api/v1" + path, json=json,
                                 headers=self.headers(kw.pop("headers", None)), **kw)
 
+    def delete(self, path: str, **kw):
+        return self.client.delete("/api/v1" + path, headers=self.headers(kw.pop("headers", None)), **kw)
+
     def patch(self, path: str, json=None, **kw):
         return self.client.patch("/api/v1" + path, json=json,
                                  headers=self.headers(kw.pop("headers", None)), **kw)

@@ -105,9 +105,10 @@ def _addresses(host: str, port: int, allowed: Sequence[Network], resolver: Resol
     return found
 
 
-def _open(parts: SplitResult, address: str, headers: dict, timeout: float) -> Response:
-    """GET from one checked address, with the name in the Host header, the TLS server
-    name and the certificate check."""
+def _open(parts: SplitResult, address: str, headers: dict, timeout: float, method: str = "GET",
+          body: bytes | None = None) -> Response:
+    """GET (or POST the body) from one checked address, with the name in the Host header,
+    the TLS server name and the certificate check."""
     import urllib3
 
     wait = urllib3.Timeout(connect=timeout, read=timeout)
@@ -121,7 +122,7 @@ def _open(parts: SplitResult, address: str, headers: dict, timeout: float) -> Re
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.netloc.rpartition("@")[2]  # as written: brackets and port kept, no user
     try:
-        raw = pool.urlopen("GET", target, headers={**headers, "Host": host}, redirect=False,
+        raw = pool.urlopen(method, target, body=body, headers={**headers, "Host": host}, redirect=False,
                            retries=False, preload_content=False, assert_same_host=False)
     except BaseException:
         pool.close()
@@ -129,7 +130,8 @@ def _open(parts: SplitResult, address: str, headers: dict, timeout: float) -> Re
     return Response(raw.status, raw.headers, without_credentials(parts.geturl()) or "", raw, pool)
 
 
-def _get(parts: SplitResult, addresses: Sequence[str], headers: dict, timeout: float) -> Response:
+def _get(parts: SplitResult, addresses: Sequence[str], headers: dict, timeout: float, method: str = "GET",
+         body: bytes | None = None) -> Response:
     """Each checked address in turn until one takes the connection."""
     import urllib3
 
@@ -137,7 +139,7 @@ def _get(parts: SplitResult, addresses: Sequence[str], headers: dict, timeout: f
     last: Exception | None = None
     for address in addresses:
         try:
-            return _open(parts, address, headers, timeout)
+            return _open(parts, address, headers, timeout, method, body)
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
             last = exc  # this address does not answer: the next one may
         except urllib3.exceptions.SSLError as exc:
@@ -167,3 +169,13 @@ def guarded_get(url: str, headers: dict[str, Any], timeout: float, *, allowed: S
         response.close()
         url = urljoin(url, location)
     raise _failed(f"{without_credentials(url)} redirects too often.")
+
+
+def guarded_post(url: str, body: bytes, headers: dict[str, Any], timeout: float, *,
+                 allowed: Sequence[Network] = (), resolver: Resolver = resolve) -> Response:
+    """POST the body to the URL with the same checks and pinning as guarded_get; a
+    redirect is not followed (the caller sees its status). The caller closes the answer.
+    Raises DomainError(fetch_failed)."""
+    parts = _checked(url)
+    addresses = _addresses(parts.hostname or "", _origin(parts)[2], allowed, resolver)
+    return _get(parts, addresses, headers, timeout, "POST", body)

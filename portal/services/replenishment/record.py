@@ -14,6 +14,8 @@ from ...extensions import db
 from ...models import BatchState, ImportBatch, Replenishment, ReplenishmentRun, utcnow
 from .. import alerts, imports, loading
 from ..errors import DomainError
+from ..integrations.outbox import emit
+from ..integrations.payloads import PoolReplenished
 from ..tx import write_transaction
 
 _table = Replenishment.__table__
@@ -30,6 +32,9 @@ def record(pool_id: int, source: str, outcome: str, detail: str = "", *, batch_i
             run.batch_id, run.imported, run.rejected = batch.id, batch.imported, batch.rejected
             run.rejected_by_reason = dict(batch.rejected_by_reason)
         session.add(run)
+        if run.imported or generated:
+            emit(session, "pool.replenished", lambda: PoolReplenished(
+                pool_id=pool_id, source=source, imported=run.imported or 0, generated=generated))
         if source != "top_up":
             _failure_state(session, pool_id, source, outcome, error)
     return run

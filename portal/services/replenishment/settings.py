@@ -66,7 +66,7 @@ def allowed_networks() -> tuple[Network, ...]:
     return parse_networks(current_app.config.get("REPLENISH_ALLOWED_NETWORKS"))
 
 
-def _check_url(url: str) -> None:
+def check_url(url: str) -> None:
     """An http(s) address with no credentials in it, and not written as an address the
     portal never fetches from, or InvalidInput(field="url"). A name is checked when it
     is fetched: what it resolves to may change."""
@@ -101,7 +101,7 @@ def _whole(value: object, low: int, high: int) -> bool:
 
 def _check(values: dict) -> None:
     if values.get("url"):
-        _check_url(values["url"])
+        check_url(values["url"])
     hours = values.get("every_hours")
     if hours is not None and not _whole(hours, EVERY_HOURS_MIN, EVERY_HOURS_MAX):
         raise InvalidInput(f"every_hours is a whole number from {EVERY_HOURS_MIN} to {EVERY_HOURS_MAX}.",

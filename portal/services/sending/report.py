@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from ...extensions import db
 from ...models import Delivery, DeliveryState, Job, JobState, utcnow
 from ..errors import NotFound
+from ..integrations.outbox import emit
+from ..integrations.payloads import SendFinished
 
 _deliveries = Delivery.__table__
 
@@ -34,8 +36,11 @@ def close(session: Session, job: Job, state: JobState, now: datetime) -> None:
     """End the job, keeping its final counts: a later send takes over its failed and
     skipped deliveries, and this job's report must not change when it does."""
     job.state, job.finished_at = state.value, now
-    job.details = {**(job.details or {}), "counts": _counts(session, job.id),
-                   "errors": _errors(session, job.id)}
+    counts = _counts(session, job.id)
+    job.details = {**(job.details or {}), "counts": counts, "errors": _errors(session, job.id)}
+    emit(session, "send.finished", lambda: SendFinished(
+        job_id=job.id, pool_id=job.pool_id, channel=job.channel, state=state.value,
+        **{name: sum(n for kind, _, n in counts if kind == name) for name in ("sent", "failed", "skipped")}))
 
 
 @dataclass
