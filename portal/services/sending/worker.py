@@ -107,8 +107,8 @@ class _Run:
 
     def prepare(self) -> bool:
         """Choose the codes of the next batch of rows; False when none is left (or the run
-        no longer holds the job). One connection prepares at a time; the others wait for
-        it and then take what it prepared."""
+        no longer holds the job). When as many connections as may are preparing already,
+        wait for one of them and take what it prepared."""
         if not self.preparing.acquire(blocking=False):
             with self.preparing:
                 return True
