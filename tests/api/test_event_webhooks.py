@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
 from portal.extensions import db
-from portal.models import EventDelivery, OutboxEvent
+from portal.models import Code, EventDelivery, OutboxEvent
 from portal.services import accounts, redemption, redemption_batch
 from portal.services.assignment import assign_code
 from portal.services.integrations import delivery
@@ -163,3 +163,41 @@ def test_the_admin_registers_an_endpoint_and_sees_its_secret_once(as_role, recei
     assert "whsec_" not in admin.get("/admin/").get_data(as_text=True)
     refused = admin.post("/admin/webhooks", data={"url": receiver.url})
     assert refused.status_code == 422 and "Choose one or more events" in refused.get_data(as_text=True)
+
+
+def test_every_other_event_arrives_from_the_change_that_causes_it(api, receivers, app, smtp):
+    from portal import queue
+    from portal.services import assignment, channels, generation, pools, replenishment
+    from portal.services.customers import CustomerData
+
+    app.config.update(smtp.config())
+    receiver = receivers()
+    hook = register(api, receiver.url, ["voucher.redemption_rolled_back", "pool.low_stock",
+                                        "pool.replenished", "send.finished"])
+    pool_id = pools.create_pool("Top", low_stock_threshold=3).id
+    generation.generate_codes(pool_id, 5, generation.Spec(pattern="TOP-######"))
+    replenishment.configure(pool_id, top_up_count=10, top_up_cap=40)
+
+    # Three customers take codes: 2 left, below 3 (low stock), and the top-up answers it.
+    assignment.assign_many(pool_id, [(i, CustomerData(f"E{i}", email=f"e{i}@example.com",
+                                                      email_consent=True)) for i in range(3)])
+    run_queue()
+    held = db.session.scalar(select(Code.code).where(Code.customer_id.is_not(None)).limit(1))
+    done = redemption.redeem(held)
+    redemption.rollback(done.id, "wrong basket")
+    channels.save(pool_id, "email", enabled=True)
+    job, _ = queue.start_send(pool_id, "email")
+    run_queue()
+
+    events = [Webhook(hook["secret"]).verify(p.body, p.headers) for p in receiver.received()]
+    by_type = {event["type"]: event["data"] for event in events}
+    assert set(by_type) == {"pool.low_stock", "pool.replenished", "voucher.redemption_rolled_back",
+                            "send.finished"}
+    assert by_type["pool.low_stock"]["pool_id"] == pool_id
+    assert by_type["pool.replenished"]["pool_id"] == pool_id
+    assert by_type["voucher.redemption_rolled_back"]["code"] == held
+    assert by_type["send.finished"]["pool_id"] == pool_id
+    # Each in the order its change committed.
+    order = [event["type"] for event in events]
+    assert order.index("pool.low_stock") < order.index("pool.replenished") < order.index(
+        "voucher.redemption_rolled_back") < order.index("send.finished")
