@@ -108,6 +108,11 @@ def main() -> None:
         def health(_t: int, _i: int):
             return "GET", "/healthz", None, {}
 
+        def ready(_t: int, _i: int):
+            # The framework and one database round trip: what /healthz measured until it
+            # stopped touching the database.
+            return "GET", "/readyz?exclude=queue,worker", None, {}
+
         def validate(t: int, i: int):
             code = codes[t * PER_THREAD + i]
             return "POST", "/api/v1/redemptions/validate", json.dumps({"code": code}), auth
@@ -118,7 +123,8 @@ def main() -> None:
 
         load(port, health)  # warm up every worker's connections
         results = {name: load(port, fn) for name, fn in
-                   (("healthz", health), ("validate", validate), ("redeem", redeem))}
+                   (("healthz", health), ("readyz, database only", ready), ("validate", validate),
+                    ("redeem", redeem))}
     finally:
         if server is not None:
             server.terminate()
@@ -134,6 +140,7 @@ def main() -> None:
         rows.append(f"| {name} | {median * 1000:.2f} ms | {percentile(values, 0.99) * 1000:.2f} ms | "
                     f"{median / floor:.2f}× |")
     ratio = statistics.median(results["redeem"]) / floor
+    ratio_db = statistics.median(results["redeem"]) / statistics.median(results["readyz, database only"])
     section = "\n".join([
         MARK,
         "## API under gunicorn",
@@ -147,7 +154,10 @@ def main() -> None:
         *rows,
         "",
         f"Target: redeem median within 3× of /healthz — {ratio:.2f}×, "
-        f"{'met' if ratio <= 3 else 'missed'}.",
+        f"{'met' if ratio <= 3 else 'missed'}. `/healthz` touches nothing but the process since "
+        f"2026-11-30 (it is the liveness check); against `/readyz?exclude=queue,worker`, the "
+        f"framework and one database round trip (what `/healthz` was before), redeem is "
+        f"{ratio_db:.2f}×.",
         "",
     ])
     print(section)
