@@ -25,6 +25,15 @@ def htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def attach_refusal(form, exc: DomainError, default: str | None = None) -> None:  # noqa: ANN001
+    """Put a service's refusal beside the field it names; otherwise beside `default`, or
+    the form's first field."""
+    field = (getattr(form, exc.details.get("field") or "", None)
+             or (getattr(form, default) if default else None)
+             or next(f for f in form if f.name != "csrf_token"))
+    field.errors = [*field.errors, exc.message]
+
+
 def number(value: int | None) -> str:
     """1250000 → 1,250,000."""
     return f"{value or 0:,}"

@@ -17,6 +17,7 @@ from ..services import accounts, brand, times, transports
 from ..services.errors import DomainError
 from ..services.integrations import delivery, endpoints
 from ..sessions import begin
+from ..web import attach_refusal
 from .blueprint import bp
 from .forms import ApiKeyForm, BrandForm, EventEndpointForm, PasswordForm, StoreForm, StoreZoneForm, UserForm
 
@@ -69,9 +70,7 @@ def add_user():
             accounts.create_user(form.email.data, form.password.data, form.role.data,
                                  form.store.data or None)
         except DomainError as exc:
-            field = exc.details.get("field")
-            target = getattr(form, field, None) if field else None
-            (target.errors if target is not None else form.email.errors).append(exc.message)
+            attach_refusal(form, exc, "email")
         else:
             flash(f"Added {form.role.data} {form.email.data.strip().lower()}.")
             return redirect(url_for("admin.index"))
@@ -122,8 +121,7 @@ def add_store():
         try:
             accounts.create_store(form.code.data, form.name.data, form.timezone.data)
         except DomainError as exc:
-            field = getattr(form, exc.details.get("field") or "code", form.code)
-            field.errors.append(exc.message)
+            attach_refusal(form, exc, "code")
         else:
             flash(f"Added store {form.code.data.strip()}.")
             return redirect(url_for("admin.index"))
@@ -181,7 +179,7 @@ def set_brand():
             brand.save(form.shop_name.data or "", form.accent_colour.data or "",
                        upload.stream if upload and upload.filename else None)
         except DomainError as exc:
-            getattr(form, exc.details.get("field") or "shop_name").errors.append(exc.message)
+            attach_refusal(form, exc, "shop_name")
         else:
             flash("The brand is saved: voucher pages and emails use it from now on.")
             return redirect(url_for("admin.index") + "#brand-title")
@@ -197,6 +195,7 @@ def remove_logo():
         flash("The logo is removed.")
     return redirect(url_for("admin.index") + "#brand-title")
 
+
 @bp.post("/webhooks")
 @requires("admin")
 def add_endpoint():
@@ -206,8 +205,7 @@ def add_endpoint():
         try:
             done = endpoints.create(form.url.data, form.events.data, form.description.data or "")
         except DomainError as exc:
-            target = getattr(form, exc.details.get("field") or "url", form.url)
-            target.errors.append(exc.message)
+            attach_refusal(form, exc, "url")
         else:
             flash(f"Registered {done.endpoint.url}.")
             return _page(201, new_secret=done.secret)

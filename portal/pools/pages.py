@@ -66,12 +66,6 @@ def pool_values(form) -> dict:  # noqa: ANN001
     return values
 
 
-def attach_refusal(form, exc: DomainError) -> None:  # noqa: ANN001
-    """Put a service's refusal next to the field it names (or on the first field)."""
-    field = getattr(form, exc.details.get("field", ""), None) or next(iter(form))
-    field.errors = [*field.errors, exc.message]
-
-
 def stage_page(pool_id: int, name: str, template: str, status: int = 200, **context):  # noqa: ANN003
     """One stage of an existing pool's wizard: the stepper, the counts, and the stage."""
     pool = pools.get_pool(pool_id)

@@ -10,10 +10,10 @@ from .. import guessing
 from ..roles import MARKETING, requires, retry_after_seconds
 from ..services import pools, redemption
 from ..services.errors import DomainError
-from ..web import htmx
+from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
-from .pages import attach_refusal, pool_values, stage_page
+from .pages import pool_values, stage_page
 
 
 @bp.route("/<id:pool_id>/redemption", methods=["GET", "POST"])

@@ -20,7 +20,7 @@ from ..services import assignment, channels, consent, generation, imports, jobs,
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
 from ..services.spreadsheet import csv_lines
-from ..web import htmx
+from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import (
     ChannelForm,
@@ -32,7 +32,6 @@ from .forms import (
     UploadForm,
 )
 from .pages import (
-    attach_refusal,
     channels_page,
     code_preview,
     codes_page,
