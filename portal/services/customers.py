@@ -216,7 +216,8 @@ def find(customer_id: str) -> Customer:
 StagedLine = tuple[int, str, str | None, str | None, str | None, str | None, bool | None, bool | None]
 _LINE_COLUMNS = ("line", "customer_id", "email", "phone", "first_name", "last_name",
                  "email_consent", "sms_consent")
-_TEMP_TABLES = ("assign_given", "assign_wants", "assign_before", "assign_people", "assign_lines")
+_TEMP_TABLES = ("assign_held", "assign_given", "assign_wants", "assign_before", "assign_people",
+                "assign_lines")
 
 
 @dataclass
@@ -229,6 +230,7 @@ class Staged:
     lines: int
     withdrawn: list[tuple[int, str, list[str]]]  # (line, customer_id, channels), the first ones
     withdrawn_count: int
+    everyone_new: bool = False  # no listed customer existed before: none holds a code
 
     def drop(self) -> None:
         drop_staged(self.session)
@@ -317,7 +319,10 @@ def upsert_staged(session: Session, lines: Iterable[StagedLine], pool_id: int,
         ).bindparams(at), {"channel": channel, "source": source.value, "detail": detail[:200]})
     execute(text("INSERT INTO audience (pool_id, customer_id, added_at) SELECT :pool, customer_pk, :now "
                  "FROM assign_people WHERE true ON CONFLICT DO NOTHING").bindparams(at), {"pool": pool_id})
-    return Staged(session, count, *_withdrawn(connection, kept))
+    # Only a customer who was there before can have said no themselves.
+    everyone_new = before == 0 and added == people
+    return Staged(session, count, *(([], 0) if everyone_new else _withdrawn(connection, kept)),
+                  everyone_new=everyone_new)
 
 
 def _load_lines(connection, lines: Iterable[StagedLine], postgresql: bool) -> int:  # noqa: ANN001

@@ -235,15 +235,21 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
     # in file order, up to the pool's limit less what the customer holds already.
     execute(text(f"CREATE TEMP TABLE assign_wants (rn {'bigint' if postgresql else 'INTEGER'} "
                  f"PRIMARY KEY, line bigint, customer_id text, customer_pk bigint)"))
-    held = (f"(SELECT count(*) FROM code h WHERE h.customer_id = s.customer_pk AND h.pool_id = :pool "
-            f"AND h.status IN ({', '.join(repr(s) for s in HELD)}))")
+    # What the listed customers hold in the pool already (none, when all are new).
+    execute(text("CREATE TEMP TABLE assign_held (customer_pk bigint PRIMARY KEY, n bigint)"))
+    if not staged.everyone_new:
+        execute(text(
+            "INSERT INTO assign_held SELECT h.customer_id, count(*) FROM code h JOIN assign_people p "
+            f"ON p.customer_pk = h.customer_id WHERE h.pool_id = :pool AND h.status IN "
+            f"({', '.join(repr(s) for s in HELD)}) GROUP BY h.customer_id"), {"pool": pool.id})
     wanting = execute(text(
         "INSERT INTO assign_wants SELECT row_number() OVER (ORDER BY s.customer_id, s.line), "
         "s.line, s.customer_id, s.customer_pk FROM ("
         "  SELECT l.line, l.customer_id, p.customer_pk, "
         "  row_number() OVER (PARTITION BY l.customer_id ORDER BY l.line) AS k "
         "  FROM assign_lines l JOIN assign_people p ON p.customer_id = l.customer_id) s "
-        f"WHERE {held} + s.k <= :most"), {"pool": pool.id, "most": pool.per_customer_limit}).rowcount
+        "LEFT JOIN assign_held h ON h.customer_pk = s.customer_pk "
+        "WHERE coalesce(h.n, 0) + s.k <= :most"), {"most": pool.per_customer_limit}).rowcount
     result.already_assigned = staged.lines - wanting
     if not wanting:
         return
