@@ -25,6 +25,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import PG_URL, fresh_app, machine, timed, write_section  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.services import generation, pools  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 MARK = "<!-- assignment benchmark -->"
 LIST_COLUMNS = "customer_id text, email text, first_name text, email_consent text"
@@ -65,6 +68,42 @@ def run_portal(kind: str, where: object, pool_id: int, csv: Path) -> float:
     portal = str(Path(sys.executable).with_name("portal"))
     return timed(lambda: subprocess.run([portal, "assign-codes", str(pool_id), str(csv)], env=env,
                                         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def run_api(kind: str, where: object, pool_id: int, n: int) -> float:
+    """`POST /pools/{id}/assignments/bulk` with the list as JSON, to gunicorn (one worker,
+    as the largest list is one request): from sending the request to its answer."""
+    import http.client
+    import json
+
+    from bench.common import wait_until_serving
+    from portal.services import accounts
+
+    key = accounts.create_api_key(f"bench {uuid.uuid4().hex[:6]}", "integration").secret
+    db.session.remove()
+    url = f"sqlite:///{where}" if kind == "sqlite" else _pg_url(where)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "1", "--timeout", "600",
+                               "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_serving(port)
+        body = json.dumps({"customers": [
+            {"customer_id": f"C{i:08d}", "email": f"customer{i}@example.com", "first_name": "Maria",
+             "email_consent": True} for i in range(n)]})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        start = time.perf_counter()
+        connection.request("POST", f"/api/v1/pools/{pool_id}/assignments/bulk", body=body,
+                           headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        answer = connection.getresponse()
+        payload = answer.read()
+        seconds = time.perf_counter() - start
+        assert answer.status == 200, (answer.status, payload[:500])
+        return seconds
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def _baseline_sql(kind: str, pool_id: int, n: int) -> str:
@@ -112,8 +151,15 @@ def measure(kind: str, n: int, runs: int, workdir: Path) -> dict:
     csv = workdir / f"list-{n}.csv"
     if not csv.exists():
         write_list(csv, n)
-    ours, base = [], []
+    ours, base, api = [], [], []
     for _ in range(runs):
+        if n <= 10_000:  # the API takes at most 10,000 customers a request
+            context, where, pool_id = prepared(kind, n, workdir)
+            try:
+                api.append(run_api(kind, where, pool_id, n))
+                check(kind, where, pool_id, n)
+            finally:
+                context.__exit__(None, None, None)
         context, where, pool_id = prepared(kind, n, workdir)
         try:
             ours.append(run_portal(kind, where, pool_id, csv))
@@ -125,9 +171,11 @@ def measure(kind: str, n: int, runs: int, workdir: Path) -> dict:
             base.append(run_baseline(kind, where, pool_id, csv, n))
         finally:
             context.__exit__(None, None, None)
-        print(f"{kind} {n:,}: ours {ours[-1]:.2f} s, baseline {base[-1]:.2f} s", flush=True)
+        print(f"{kind} {n:,}: ours {ours[-1]:.2f} s, baseline {base[-1]:.2f} s"
+              + (f", API {api[-1]:.2f} s" if api else ""), flush=True)
     return {"kind": kind, "n": n, "ours": statistics.median(ours), "base": statistics.median(base),
-            "ours_runs": ours, "base_runs": base}
+            "ours_runs": ours, "base_runs": base, "api": statistics.median(api) if api else None,
+            "api_runs": api}
 
 
 def section(rows: list[dict], runs: int) -> str:
@@ -152,9 +200,17 @@ def section(rows: list[dict], runs: int) -> str:
             goal, met = "—", "—"
         lines.append(f"| {row['kind']} | {row['n']:,} | {row['ours']:.2f} s | {row['n'] / row['ours']:,.0f} "
                      f"| {row['base']:.2f} s | {ratio:.2f}× | {goal} | {met} |")
-    runs_text = "; ".join(f"{r['kind']} {r['n']:,}: ours " + ", ".join(f"{s:.2f}" for s in r["ours_runs"])
-                          + " s, baseline " + ", ".join(f"{s:.2f}" for s in r["base_runs"]) + " s"
-                          for r in rows)
+    for row in rows:
+        if row["api"] is not None:
+            lines.append(f"| {row['kind']}, `POST /assignments/bulk` | {row['n']:,} | {row['api']:.2f} s | "
+                         f"{row['n'] / row['api']:,.0f} | {row['base']:.2f} s | "
+                         f"{row['api'] / row['base']:.2f}× | — | — |")
+    def seconds(samples: list[float]) -> str:
+        return ", ".join(f"{s:.2f}" for s in samples) + " s"
+
+    runs_text = "; ".join(
+        f"{r['kind']} {r['n']:,}: ours {seconds(r['ours_runs'])}, baseline {seconds(r['base_runs'])}"
+        + (f", API {seconds(r['api_runs'])}" if r["api_runs"] else "") for r in rows)
     lines += ["", f"Every run: {runs_text}."]
     return "\n".join(lines) + "\n"
 
