@@ -255,6 +255,10 @@ def upsert_staged(session: Session, lines: Iterable[StagedLine], pool_id: int,
     postgresql = connection.dialect.name == "postgresql"
     execute = connection.execute
     drop_staged(session)
+    if postgresql:
+        # Sorting and joining a list of a million in memory, not in files on disk; for
+        # this transaction only.
+        execute(text("SET LOCAL work_mem = '128MB'"))
     flag = "boolean" if postgresql else "INTEGER"
     execute(text("CREATE TEMP TABLE assign_lines (line bigint, customer_id text, email text, phone text, "
                  f"first_name text, last_name text, email_consent {flag}, sms_consent {flag})"))
