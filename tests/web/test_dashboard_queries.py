@@ -10,6 +10,7 @@ from portal.services import assignment, channels, dashboard, imports, pools, red
 from portal.services.tx import write_transaction
 from tests.helpers import counted_queries, customer, upload
 
+
 def listed() -> list[int]:
     """The ids of the pools on the dashboard's first page (newest first)."""
     return [pool.id for pool in pools.list_pools()[:dashboard.PAGE_SIZE]]
