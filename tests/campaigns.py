@@ -67,7 +67,7 @@ def needing_attention(smtp) -> dict[str, int]:  # noqa: ANN001
     imports.import_codes(ending, upload("END-0001\nEND-0002\n"))
     assignment.assign_code(ending, CustomerData("E1"))
     failing = pools.create_pool("Mail refused").id
-    imports.import_codes(failing, upload("FAIL-0001\n"))
+    imports.import_codes(failing, upload("FAIL-0001\nFAIL-0002\n"))
     assignment.assign_code(failing, CustomerData("F1", email="f1@example.com", email_consent=True))
     smtp.handler.refuse = "550 5.1.1 no such mailbox"
     queue.start_send(failing, "email")

@@ -101,9 +101,10 @@ def dashboard_counts():
     counts of the pools listed (?ids=), swapped into their rows."""
     ids = [int(part) for part in request.args.get("ids", "").split(",")[:POLLED_IDS_MAX]
            if part.isdigit() and 0 < int(part) < 2**31]
+    counts = pools.counts_for(ids)
     return render_template("pools/partials/_dashboard_counts.html", totals=dashboard.totals(),
-                           counts=pools.counts_for(ids), polled=ids, poll_seconds=POLL_SECONDS,
-                           oob=False), 200, {"Vary": "HX-Request"}
+                           counts=counts, polled=[i for i in ids if i in counts],
+                           poll_seconds=POLL_SECONDS, oob=False), 200, {"Vary": "HX-Request"}
 
 
 @bp.get("/<id:pool_id>/report.csv")
