@@ -24,7 +24,7 @@ SVG = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG)
 FONT = 13  # px in the chart's own units; static/report.css sets the same sizes
 # (viewBox width, height, one x label every N days) for each size drawn.
-SIZES = {"narrow": (400, 250, 7), "wide": (860, 280, 3)}
+SIZES = {"narrow": (320, 230, 7), "wide": (860, 280, 3)}
 STYLE = Style(font_family="system-ui, sans-serif", label_font_size=FONT, major_label_font_size=FONT,
               title_font_size=FONT, value_font_size=FONT, background="transparent",
               plot_background="transparent", colors=("#1f4fa8",))

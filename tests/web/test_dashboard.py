@@ -116,3 +116,13 @@ def test_the_polled_counts_are_only_the_counts(app, htmx):
     # The tiles poll again for the same pools, and portal.js holds the poll while the tab is hidden.
     assert f'hx-get="/pools/counts?ids={spring}"' in text and "data-poll-visible" in text
     assert "visibilitychange from:document" in text
+
+
+def test_numbers_are_said_the_way_people_say_them():
+    from portal.pools.report_views import duration, people_number, percent
+
+    assert [people_number(n) for n in (0, 812_400, 1_000_000, 1_234_567, 3_400_000_000)] == [
+        "0", "812,400", "1 million", "1.2 million", "3.4 billion"]
+    assert [percent(s) for s in (None, 0, 0.042, 0.4237, 1)] == ["—", "0%", "4.2%", "42%", "100%"]
+    assert [duration(timedelta(seconds=s)) for s in (30, 300, 3 * 3600 + 120, 2 * 86400 + 4 * 3600 + 60)] == [
+        "under a minute", "5 minutes", "3 hours 2 minutes", "2 days 4 hours"]
