@@ -86,3 +86,26 @@ def test_the_dashboard_and_a_report(page: Page, shop, axe, viewport):
     assert_fits(page)
     assert_accessible(axe, page, impacts=None)
     assert campaign.pool_id
+
+
+def test_the_counts_are_not_polled_while_the_tab_is_hidden(page: Page, shop, monkeypatch):
+    from portal.pools import report_views
+
+    # The timer out of the way: only the tab's visibility asks for the counts here.
+    monkeypatch.setattr(report_views, "POLL_SECONDS", 3600)
+    url, _concerns, _campaign = shop
+    sign_in(page, url)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/pools/counts" in request.url else None)
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    with page.expect_request(lambda request: "/pools/counts" in request.url):
+        page.evaluate("""() => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => false});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""")
+    # Hidden: nothing was asked; shown again: the counts at once.
+    assert len(asked) == 1
+    expect(page.locator('[data-tile="active"]')).to_have_text("7")
