@@ -12,6 +12,7 @@ through the test client, signed in as a marketer; medians of RUNS requests.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="print only; RESULTS.md unchanged")
     args = parser.parse_args()
     rows = []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("sqlite", "postgresql"):
             for name, (one, many) in measure(kind, Path(tmp)).items():
@@ -99,7 +101,8 @@ def main() -> None:
         "",
         f"`bench/dashboard.py`: median of {RUNS} requests through the test client, signed in as a "
         f"marketer, with 1 pool and then with {POOLS:,} (a hundred of them with 1,000 codes, ten "
-        f"given out; the measured pool with 100,000 codes), on {machine()}.",
+        f"given out; the measured pool with 100,000 codes), on {machine()}; the load average "
+        f"was {load:.1f} when it began (the machine is shared, so read the ratios, not the times).",
         "",
         "| database | page | 1 pool | 1,000 pools | ratio |",
         "| --- | --- | --- | --- | --- |",
