@@ -100,7 +100,7 @@ def dashboard_counts():
     """The counts that change, polled while the dashboard is in view: the tiles, and the
     counts of the pools listed (?ids=), swapped into their rows."""
     ids = [int(part) for part in request.args.get("ids", "").split(",")[:POLLED_IDS_MAX]
-           if part.isdigit() and 0 < int(part) < 2**31]
+           if part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) < 2**31]
     counts = pools.counts_for(ids)
     return render_template("pools/partials/_dashboard_counts.html", totals=dashboard.totals(),
                            counts=counts, polled=[i for i in ids if i in counts],

@@ -108,7 +108,7 @@ def test_a_search_through_htmx_answers_the_list_and_the_tiles(app, htmx):
 def test_the_polled_counts_are_only_the_counts(app, htmx):
     spring = pools.create_pool("Spring").id
     imports.import_codes(spring, upload("SPR-0001\nSPR-0002\nSPR-0003\n"))
-    answer = htmx.get(f"/pools/counts?ids={spring},x,99999")
+    answer = htmx.get(f"/pools/counts?ids={spring},x,99999,{'9' * 5000},-3")
     text = answer.text
     assert answer.status_code == 200 and "<table" not in text and "Needs your attention" not in text
     assert f'<span id="pool-{spring}-available" hx-swap-oob="true">3</span>' in text
