@@ -113,3 +113,14 @@ def test_an_empty_campaign_says_so(as_role, app):
     stage = marketer.get(f"/pools/{pool_id}/redemption").text
     assert "No redemptions yet in these days." in stage
     assert marketer.get("/pools/999/report.csv").status_code == 404
+
+
+def test_only_marketers_and_admins_see_reports(app, as_role, client):
+    from portal.services import pools
+
+    pool_id = pools.create_pool("Private").id
+    cashier = as_role("cashier")
+    for url in ("/pools/", "/pools/counts", f"/pools/{pool_id}/report.csv"):
+        assert cashier.get(url).status_code == 403, url
+        assert client.get(url).status_code in (302, 401), url
+    assert as_role("admin").get(f"/pools/{pool_id}/report.csv").status_code == 200
