@@ -23,8 +23,8 @@ from pygal.style import Style
 SVG = "http://www.w3.org/2000/svg"
 ET.register_namespace("", SVG)
 FONT = 13  # px in the chart's own units; static/report.css sets the same sizes
-# (viewBox width, height, one x label every N days) for each size drawn.
-SIZES = {"narrow": (320, 230, 7), "wide": (860, 280, 3)}
+# (viewBox width, height, most day labels that fit) for each size drawn.
+SIZES = {"narrow": (320, 230, 5), "wide": (860, 280, 12)}
 STYLE = Style(font_family="system-ui, sans-serif", label_font_size=FONT, major_label_font_size=FONT,
               title_font_size=FONT, value_font_size=FONT, background="transparent",
               plot_background="transparent", colors=("#1f4fa8",))
@@ -77,7 +77,8 @@ def per_day_chart(points: Sequence[tuple[date, int]], y_title: str = "Redemption
     values = [n for _, n in points]
     scale = ticks(max(values, default=0))
     drawn = {}
-    for size, (width, height, every) in SIZES.items():
+    for size, (width, height, most_labels) in SIZES.items():
+        every = max(1, math.ceil(len(points) / most_labels))
         chart = pygal.Bar(
             width=width, height=height, style=STYLE, js=[], css=[], show_legend=False,
             disable_xml_declaration=True, no_prefix=True, explicit_size=False,
