@@ -104,6 +104,7 @@ def test_the_counts_are_not_polled_while_the_tab_is_hidden(page: Page, shop, mon
     monkeypatch.setattr(report_views, "POLL_SECONDS", 3600)
     url, _concerns, _campaign = shop
     sign_in(page, url)
+    page.wait_for_load_state("load")  # htmx has read the page: its triggers are listening
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url) if "/pools/counts" in request.url else None)
     page.evaluate("""() => {
