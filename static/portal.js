@@ -153,3 +153,11 @@ document.addEventListener("htmx:xhr:progress", function (event) {
     startCountdowns(document);
   });
 })();
+
+// The dashboard's counts refresh themselves only while the tab is in view: a hidden tab
+// sends nothing, and showing it again refreshes at once (hx-trigger: visibilitychange).
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (document.hidden && event.detail.elt.hasAttribute("data-poll-visible")) {
+    event.preventDefault();
+  }
+});
