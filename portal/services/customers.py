@@ -275,18 +275,18 @@ def upsert_staged(session: Session, lines: Iterable[StagedLine], pool_id: int,
         "SELECT customer_id, max(line) AS last, count(*) AS n FROM assign_lines GROUP BY customer_id) g "
         "ON g.customer_id = l.customer_id AND g.last = l.line"))
     _merge_repeated(connection)
-    if postgresql:
-        execute(text("ANALYZE assign_lines"))
-        execute(text("ANALYZE assign_people"))
+    analyze_staged(connection, "assign_lines", "assign_people")
     now = utcnow()
     at = bindparam("now", now, type_=UTCDateTime())
-    # Who exists already, and their consent before: locked on PostgreSQL, in customer_id order.
+    # Who exists already, and their consent before. On PostgreSQL their rows are locked
+    # in id order, as a send locks them, and not against the key-share locks of foreign
+    # keys (a till redeeming one of their codes does not wait for the list).
+    lock = " ORDER BY c.id FOR NO KEY UPDATE OF c" if postgresql else ""
+    read_before = ("INSERT INTO assign_before SELECT c.external_id, c.email_consent, c.sms_consent "
+                   "FROM customer c JOIN assign_people p ON p.customer_id = c.external_id")
     execute(text(f"CREATE TEMP TABLE assign_before (customer_id text PRIMARY KEY, email_consent {flag}, "
                  f"sms_consent {flag})"))
-    before = execute(text(
-        "INSERT INTO assign_before SELECT c.external_id, c.email_consent, c.sms_consent FROM customer c "
-        "JOIN assign_people p ON p.customer_id = c.external_id ORDER BY c.external_id"
-        + (" FOR UPDATE OF c" if postgresql else ""))).rowcount
+    before = execute(text(read_before + lock)).rowcount
     added = execute(text(
         "INSERT INTO customer (external_id, email, phone, first_name, last_name, email_consent, "
         "sms_consent, created_at, updated_at) SELECT p.customer_id, p.email, p.phone, p.first_name, "
@@ -295,22 +295,29 @@ def upsert_staged(session: Session, lines: Iterable[StagedLine], pool_id: int,
         "WHERE b.customer_id = p.customer_id) ORDER BY p.customer_id "
         "ON CONFLICT (external_id) DO NOTHING").bindparams(at)).rowcount
     people = count and execute(text("SELECT count(*) FROM assign_people")).scalar_one()
-    if before or added + before < people:
-        # Those who existed (or were added meanwhile by someone else): the fields given
-        # replace the stored ones, and a yes does not undo the customer's own no.
+    if added + before < people:
+        # Customers another transaction added meanwhile: locked and read like the others.
+        before += execute(text(
+            read_before + " WHERE c.created_at <> :now AND NOT EXISTS (SELECT 1 FROM assign_before b "
+            "WHERE b.customer_id = c.external_id)" + lock).bindparams(at)).rowcount
+    if before:
+        # Those who existed: the fields given replace the stored ones, and a yes does
+        # not undo the customer's own no.
         consent = {channel: (f"CASE WHEN p.{channel}_consent IS NULL OR customer.{channel}_withdrawn_at "
                              f"IS NOT NULL THEN customer.{channel}_consent ELSE p.{channel}_consent END")
                    for channel in CONSENT_CHANNELS}
+        analyze_staged(connection, "assign_before")
         execute(text(
             "UPDATE customer SET email = coalesce(p.email, customer.email), "
             "phone = coalesce(p.phone, customer.phone), "
             "first_name = coalesce(p.first_name, customer.first_name), "
             "last_name = coalesce(p.last_name, customer.last_name), "
             + "".join(f"{channel}_consent = {rule}, " for channel, rule in consent.items())
-            + "updated_at = :now FROM assign_people p "
-            "WHERE customer.external_id = p.customer_id AND customer.created_at <> :now").bindparams(at))
+            + "updated_at = :now FROM assign_people p JOIN assign_before b ON b.customer_id = p.customer_id "
+            "WHERE customer.external_id = p.customer_id").bindparams(at))
     execute(text("UPDATE assign_people SET customer_pk = c.id FROM customer c "
                  "WHERE c.external_id = assign_people.customer_id"))
+    analyze_staged(connection, "assign_people")
     for channel in CONSENT_CHANNELS:
         # Each change of consent, as `upsert` records it: a new customer's yes, or a change.
         execute(text(
@@ -324,9 +331,21 @@ def upsert_staged(session: Session, lines: Iterable[StagedLine], pool_id: int,
     execute(text("INSERT INTO audience (pool_id, customer_id, added_at) SELECT :pool, customer_pk, :now "
                  "FROM assign_people WHERE true ON CONFLICT DO NOTHING").bindparams(at), {"pool": pool_id})
     # Only a customer who was there before can have said no themselves.
-    everyone_new = before == 0 and added == people
+    everyone_new = before == 0
     return Staged(session, count, *(([], 0) if everyone_new else _withdrawn(connection, kept)),
                   everyone_new=everyone_new)
+
+
+def analyze_staged(connection, *names: str) -> None:  # noqa: ANN001
+    """Give the planner the sizes of temporary tables just filled: without them SQLite
+    walks a whole table for a list of ten, and PostgreSQL guesses one row where there
+    are a million. (SQLite's, all of them, from a sample.)"""
+    if connection.dialect.name == "postgresql":
+        for name in names:
+            connection.execute(text(f"ANALYZE {name}"))
+    else:
+        connection.execute(text("PRAGMA analysis_limit = 400"))
+        connection.execute(text("ANALYZE temp"))
 
 
 def _load_lines(connection, lines: Iterable[StagedLine], postgresql: bool) -> int:  # noqa: ANN001
@@ -374,15 +393,17 @@ def _merge_repeated(connection) -> None:  # noqa: ANN001
 
 def _withdrawn(connection, kept: int) -> tuple[list[tuple[int, str, list[str]]], int]:  # noqa: ANN001
     """The lines whose yes did not take because the customer had said no themselves."""
-    refused = " OR ".join(f"(l.{channel}_consent = true AND c.{channel}_consent = false)"
-                          for channel in CONSENT_CHANNELS)
+    refused = " OR ".join(f"(l.{channel}_consent = true AND c.{channel}_consent = false "
+                          f"AND c.{channel}_withdrawn_at IS NOT NULL)" for channel in CONSENT_CHANNELS)
     source = ("FROM assign_lines l JOIN assign_people p ON p.customer_id = l.customer_id "
               f"JOIN customer c ON c.id = p.customer_pk WHERE {refused}")
     count = connection.execute(text(f"SELECT count(*) {source}")).scalar_one()
     if not count:
         return [], 0
-    flags = ", ".join(f"l.{channel}_consent, c.{channel}_consent" for channel in CONSENT_CHANNELS)
+    flags = ", ".join(f"l.{channel}_consent, c.{channel}_consent, c.{channel}_withdrawn_at IS NOT NULL"
+                      for channel in CONSENT_CHANNELS)
     rows = connection.execute(text(f"SELECT l.line, l.customer_id, {flags} {source} ORDER BY l.line "
                                    "LIMIT :kept"), {"kept": kept}).all()
     return [(row[0], row[1], [channel for index, channel in enumerate(CONSENT_CHANNELS)
-                              if row[2 + 2 * index] and not row[3 + 2 * index]]) for row in rows], count
+                              if row[2 + 3 * index] and not row[3 + 3 * index] and row[4 + 3 * index]])
+             for row in rows], count

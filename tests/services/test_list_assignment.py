@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Code, CodeEvent, ConsentChange, Customer
+from portal.models import Code, CodeEvent, ConsentChange, ConsentSource, Customer
 from portal.services import assignment
 from portal.services.customers import CustomerData
 from tests.helpers import customer, kept_counts, pool_with_codes, real_counts, upload
@@ -127,3 +127,64 @@ def test_a_list_writes_each_code_s_history_and_each_consent_change(app):
     changes = db.session.execute(select(ConsentChange.channel, ConsentChange.consent,
                                         ConsentChange.before, ConsentChange.source)).all()
     assert sorted(tuple(c) for c in changes) == [("email", True, None, "list")] * 3
+
+
+def test_a_customer_left_with_nothing_fails_on_every_line(app):
+    """One code for B, A, A, Z, Z: A gets it (customer order), B and both of Z's lines fail."""
+    pool_id = pool_with_codes(n=1)
+    text = "customer_id\nB\nA\nA\nZ\nZ\n"
+    result = assignment.assign_file(pool_id, upload(text))
+    assert (result.assigned, result.already_assigned, result.failures) == (1, 1, 3)
+    assert [(f.line, f.customer_id) for f in result.failed] == [(2, "B"), (5, "Z"), (6, "Z")]
+
+
+def test_only_a_customer_s_own_no_is_reported_as_kept(app):
+    """An existing customer on two lines, yes then no, ends with no; that is the list's
+    own answer, not a withdrawal, and is not reported as one."""
+    from portal.services import consent
+
+    pool_id = pool_with_codes(n=5)
+    assignment.assign_file(pool_id, upload("customer_id,email,email_consent\nR2,r2@example.com,yes\n"
+                                           "W1,w1@example.com,yes\n"))
+    rows = db.session.execute(select(Customer.id, Customer.external_id)).all()
+    withdrawn = {external: pk for pk, external in rows}["W1"]
+    consent.withdraw([withdrawn], "email", ConsentSource.UNSUBSCRIBE)
+    result = assignment.assign_file(pool_id, upload("customer_id,email_consent\nR2,yes\nR2,no\nW1,yes\n"))
+    assert [(w.line, w.customer_id, w.channels) for w in result.withdrawn] == [(4, "W1", ["email"])]
+
+
+def test_a_customer_added_meanwhile_has_the_list_s_change_recorded(app):
+    """On PostgreSQL: while a single assignment adding customer X (email yes) is not yet
+    committed, a list saying X: no starts. The list waits for X, then must record its
+    own change (yes -> no), as it would have had X existed before it began."""
+    import threading
+    import time
+
+    from portal.services.customers import upsert
+    from portal.services.tx import is_postgresql, write_transaction
+
+    if not is_postgresql():
+        return  # SQLite has one writer at a time: nothing can be added meanwhile
+    pool_id = pool_with_codes(n=5)
+    added, done = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with app.app_context():
+            with write_transaction() as session:
+                upsert(session, CustomerData("X", email="x@example.com", email_consent=True))
+                added.set()
+                time.sleep(1.5)  # the list starts meanwhile and waits for X
+            done.set()
+            db.session.remove()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    added.wait(10)
+    result = assignment.assign_file(pool_id, upload("customer_id,email_consent\nX,no\n"))
+    thread.join()
+    assert done.is_set() and result.assigned == 1
+    db.session.remove()
+    changes = db.session.execute(select(ConsentChange.consent, ConsentChange.before, ConsentChange.source)
+                                 .order_by(ConsentChange.id)).all()
+    assert [tuple(c) for c in changes] == [(True, None, "list"), (False, True, "list")]
+    assert db.session.scalar(select(Customer.email_consent).where(Customer.external_id == "X")) is False

@@ -32,12 +32,13 @@ from typing import BinaryIO
 from sqlalchemy import JSON, bindparam, column, func, insert, literal, select, table, text, update
 from sqlalchemy.orm import Session
 
+from ...extensions import db
 from ...models import Code, CodeEvent, CodeStatus, utcnow
 from ...models.base import UTCDateTime
 from .. import jobs, pools
 from ..actor import SYSTEM, Actor
 from ..codes import effective_expiry
-from ..customers import CustomerData, Staged, upsert_staged
+from ..customers import CustomerData, Staged, analyze_staged, upsert_staged
 from ..errors import Conflict, DomainError, InvalidInput
 from ..integrations import voucher_events
 from ..tx import is_postgresql, write_transaction
@@ -203,22 +204,23 @@ def assign_many(
     checked (of about `total`), before the transaction.
     """
     result = BulkResult()
+    usable_pool(db.session, pool_id)  # a paused or ended pool says so before a long file is read
+    db.session.commit()
     spool = _check(customers, result, _Progress(job, total))
     try:
         with write_transaction() as session:
             pool = usable_pool(session, pool_id)
             staged = upsert_staged(session, spool.rows(), pool_id, *consent_source(actor, one=False),
                                    kept=KEPT)
-            try:
-                result.withdrawn = [Withdrawn(*row) for row in staged.withdrawn]
-                result.withdrawn_count = staged.withdrawn_count
-                if now:
-                    _give(session, pool, staged, actor, result)
-                else:
-                    result.added = staged.lines
-            finally:
-                staged.drop()
+            result.withdrawn = [Withdrawn(*row) for row in staged.withdrawn]
+            result.withdrawn_count = staged.withdrawn_count
+            if now:
+                _give(session, pool, staged, actor, result)
+            else:
+                result.added = staged.lines
+            staged.drop()  # a failure rolls the tables back with the rest
             result.failed.sort(key=lambda failure: failure.line)
+            del result.failed[KEPT:]
             jobs.finish_in(session, job, result.summary())
     finally:
         spool.close()
@@ -235,15 +237,19 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
     # in file order, up to the pool's limit less what the customer holds already.
     execute(text(f"CREATE TEMP TABLE assign_wants (rn {'bigint' if postgresql else 'INTEGER'} "
                  f"PRIMARY KEY, line bigint, customer_id text, customer_pk bigint)"))
+    # Customers are served in customer_id order, compared byte by byte on both databases.
+    in_order = 's.customer_id COLLATE "C"' if postgresql else "s.customer_id"
     # What the listed customers hold in the pool already (none, when all are new).
     execute(text("CREATE TEMP TABLE assign_held (customer_pk bigint PRIMARY KEY, n bigint)"))
     if not staged.everyone_new:
+        # The list outside, each customer's codes looked up by index: a CROSS JOIN keeps
+        # SQLite from walking the pool's codes instead.
         execute(text(
-            "INSERT INTO assign_held SELECT h.customer_id, count(*) FROM code h JOIN assign_people p "
-            f"ON p.customer_pk = h.customer_id WHERE h.pool_id = :pool AND h.status IN "
+            "INSERT INTO assign_held SELECT h.customer_id, count(*) FROM assign_people p CROSS JOIN code h "
+            "WHERE h.customer_id = p.customer_pk AND h.pool_id = :pool AND h.status IN "
             f"({', '.join(repr(s) for s in HELD)}) GROUP BY h.customer_id"), {"pool": pool.id})
     wanting = execute(text(
-        "INSERT INTO assign_wants SELECT row_number() OVER (ORDER BY s.customer_id, s.line), "
+        f"INSERT INTO assign_wants SELECT row_number() OVER (ORDER BY {in_order}, s.line), "
         "s.line, s.customer_id, s.customer_pk FROM ("
         "  SELECT l.line, l.customer_id, p.customer_pk, "
         "  row_number() OVER (PARTITION BY l.customer_id ORDER BY l.line) AS k "
@@ -253,8 +259,7 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
     result.already_assigned = staged.lines - wanting
     if not wanting:
         return
-    if postgresql:
-        execute(text("ANALYZE assign_wants"))
+    analyze_staged(session.connection(), "assign_wants")
     # Pair them with the next available codes: each free code is taken once (skipping
     # those another transaction holds), numbered, and matched by number.
     pick = (select(_codes.c.id).where(_codes.c.pool_id == pool.id, givable(at))
@@ -271,6 +276,7 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
         select(numbered.c.id, _wants.c.customer_pk, _wants.c.line, _wants.c.rn)
         .join_from(numbered, _wants, _wants.c.rn == numbered.c.rn)),
         execution_options={"preserve_rowcount": True}).rowcount
+    analyze_staged(session.connection(), "assign_given")
     if given:
         changed = execute(
             update(_codes)
@@ -289,14 +295,28 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
         _announce(session, pool, at)
         pools.adjust_counts(session, pool.id, pool=pool, available=-given, assigned=given)
     result.assigned = given
-    short = wanting - given
-    if short:
-        result.failed_count += short
-        rows = execute(select(_wants.c.line, _wants.c.customer_id).where(_wants.c.rn > given)
-                       .order_by(_wants.c.line).limit(KEPT)).all()
-        result.failed.extend(Failure(line, customer_id, "pool_exhausted", "The pool had no codes left.")
-                             for line, customer_id in rows)
-        del result.failed[KEPT:]
+    if wanting > given:
+        _short(execute, wanting, given, result)
+
+
+def _short(execute, wanting: int, given: int, result: BulkResult) -> None:  # noqa: ANN001
+    """The pool ran out: the lines that wanted a code and got none fail, and so do the
+    other lines of a customer left holding nothing."""
+    unserved = ("SELECT w.line, w.customer_id FROM assign_wants w WHERE w.rn > :given "
+                "UNION ALL SELECT l.line, l.customer_id FROM assign_lines l "
+                "JOIN (SELECT customer_id FROM assign_wants GROUP BY customer_id HAVING min(rn) > :given) n "
+                "ON n.customer_id = l.customer_id "
+                "JOIN assign_people p ON p.customer_id = l.customer_id "
+                "LEFT JOIN assign_held h ON h.customer_pk = p.customer_pk "
+                "WHERE h.customer_pk IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM assign_wants w2 WHERE w2.line = l.line)")
+    count = execute(text(f"SELECT count(*) FROM ({unserved}) u"), {"given": given}).scalar_one()
+    result.failed_count += count
+    result.already_assigned -= count - (wanting - given)  # their other lines are not served either
+    rows = execute(text(f"SELECT line, customer_id FROM ({unserved}) u ORDER BY line LIMIT :kept"),
+                   {"given": given, "kept": KEPT}).all()
+    result.failed.extend(Failure(line, customer_id, "pool_exhausted", "The pool had no codes left.")
+                         for line, customer_id in rows)
 
 
 def _announce(session: Session, pool, at) -> None:  # noqa: ANN001

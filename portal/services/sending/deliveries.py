@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ...extensions import db
 from ...models import (
     Code,
     CodeStatus,
@@ -102,13 +103,22 @@ def _sent_then_claim():  # noqa: ANN202
 _SENT_THEN_CLAIM = _sent_then_claim()
 
 
-def sent_then_take(connection: Connection, held: jobs.Claim, delivery_id: int, now: datetime):  # noqa: ANN201
-    """Record the message of `delivery_id` as sent and take the job's next due row, on an
-    autocommit connection of PostgreSQL's: one statement, one round trip and one durable
+def sent_then_take(held: jobs.Claim, delivery_id: int, now: datetime):  # noqa: ANN201
+    """PostgreSQL: record the message of `delivery_id` as sent and take the job's next due
+    row, in one statement that is its own transaction: one round trip and one durable
     commit for both, where `record` and `take` in a transaction take four. The same
     guarantees as the two: the row taken is `sending` once this returns."""
-    return connection.execute(_SENT_THEN_CLAIM, {"row_id": delivery_id, "for_job": held.job_id,
-                                                 "token": held.token, "at": now}).first()
+    with db.engine.connect() as connection:
+        return connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            _SENT_THEN_CLAIM, {"row_id": delivery_id, "for_job": held.job_id, "token": held.token,
+                               "at": now}).first()
+
+
+def give_back(session: Session, delivery_id: int) -> None:
+    """A row taken but never handed over goes back to the queue."""
+    sending = _deliveries.c.state == DeliveryState.SENDING.value
+    session.execute(update(_deliveries).where(_deliveries.c.id == delivery_id, sending)
+                    .values(state=DeliveryState.QUEUED.value, attempts=_deliveries.c.attempts - 1))
 
 
 def holds(session: Session, held: jobs.Claim) -> bool:

@@ -202,9 +202,9 @@ def _connection(run: _Run) -> None:
     composer: Composer | None = None
     pool = None
     checked = _LONG_AGO
-    # PostgreSQL: an autocommit connection of the connection's own, on which a message
-    # that went out is recorded and the next row taken in one statement (the common case).
-    quick = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") if is_postgresql() else None
+    # PostgreSQL: a message that went out is recorded and the next row taken in one
+    # statement of its own (the common case).
+    quick = is_postgresql()
     try:
         while True:
             if not run.stopping() and not run.paused(utcnow()):
@@ -212,14 +212,13 @@ def _connection(run: _Run) -> None:
             row = None
             now = utcnow()
             beat = run.beat_due(now)
-            if (quick is not None and outcome is not None and outcome[2] is None and not beat
+            if (quick and outcome is not None and outcome[2] is None and not beat
                     and not run.throttled and pool is not None and now - checked <= POOL_CHECK
                     and not run.stopping() and not run.paused(now)):
-                row = deliveries.sent_then_take(quick, run.held, outcome[0], now)
+                row = deliveries.sent_then_take(run.held, outcome[0], now)
                 outcome = None  # committed
                 if row is not None:
-                    item = deliveries.load(db.session, row, pool, run.cache)
-                    db.session.rollback()  # ends a read the cache missed, if any
+                    item = _load_taken(row, pool, run)
             else:
                 row, pool, checked, composer, sender, outcome = _the_long_way(
                     run, outcome, beat, pool, checked, composer, sender)
@@ -244,8 +243,21 @@ def _connection(run: _Run) -> None:
                              deliveries.record(session, run.job_id, *outcome, utcnow()))
         if sender is not None:
             sender.close()
-        if quick is not None:
-            quick.close()
+
+
+def _load_taken(row, pool, run: _Run) -> Prepared:  # noqa: ANN001
+    """The message data of a row taken the quick way. A row this run did not prepare is
+    read in a transaction that ends at once (committed: its objects stay loaded); should
+    that fail, the row goes back to the queue, as it never left."""
+    try:
+        item = deliveries.load(db.session, row, pool, run.cache)
+        db.session.commit()
+        return item
+    except BaseException:
+        db.session.rollback()
+        with write_transaction() as session:
+            deliveries.give_back(session, row.id)
+        raise
 
 
 def _the_long_way(run: _Run, outcome: tuple | None, beat: bool, pool, checked: datetime,  # noqa: ANN001
