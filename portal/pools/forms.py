@@ -89,7 +89,8 @@ class CustomerForm(FlaskForm):
 
 
 class ChannelForm(FlaskForm):
-    enabled = BooleanField("Use this channel")
+    """A channel's message; saving it chooses the channel for the campaign."""
+
     subject = StringField("Subject", validators=[Optional(), Length(max=200)])
     body = TextAreaField("Message", validators=[Optional(), Length(max=5000)])
     footer = TextAreaField("Footer (unsubscribe text)", validators=[Optional(), Length(max=1000)])

@@ -13,6 +13,7 @@ from flask import current_app, render_template, request
 
 from ..models import Job
 from ..services import (
+    accounts,
     assignment,
     channels,
     formats,
@@ -150,7 +151,8 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
     forms = {name: ChannelForm(formdata=None, prefix=name, data=vars(s)) for name, s in current.items()}
     if edited is not None:
         forms[edited[0]] = edited[1]
-    previews = {name: message_preview(pool, s.subject, s.body, s.footer, name)
+    given = channels.sample_code(pool_id)
+    previews = {name: message_preview(pool, s.subject, s.body, s.footer, name, given)
                 for name, s in current.items()}
     return stage_page(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
                       previews=previews, channel_settings=current, with_message=channels.WITH_MESSAGE,
@@ -158,13 +160,16 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
                       **send_context(pool_id, **overrides))
 
 
-def message_preview(pool, subject: str, body: str, footer: str, channel: str) -> dict:  # noqa: ANN001
-    """A channel's message filled in for a sample customer, with its SMS length."""
-    values = channels.sample_values(pool)
+def message_preview(pool, subject: str, body: str, footer: str, channel: str,  # noqa: ANN001
+                    given=None) -> dict:  # noqa: ANN001
+    """A channel's message filled in for a sample customer, with its SMS length; its links
+    open `given`'s voucher (a code the pool gave out) when there is one."""
+    values = channels.sample_values(pool, given)
     try:
         text = channels.render(body, values)
         out = {"subject": channels.render(subject, values), "body": text,
-               "footer": channels.render(footer, values), "error": None}
+               "footer": channels.render(footer, values), "error": None,
+               "link": values["voucher_url"] if given is not None else None}
     except DomainError as exc:  # a half-typed placeholder while editing
         return {"subject": "", "body": "", "footer": footer, "error": exc.message}
     if channel == "sms":
@@ -178,6 +183,8 @@ def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
     refusals = {name: transports.refusal(config, name) for name in CHANNEL_NAMES}
     context = {
         "audience": sending.audience_size(pool_id),
+        # Whom a marketer asks when a channel is not set up (an admin sets it up themselves).
+        "admins": accounts.admin_emails() if not all(not why for why in refusals.values()) else [],
         "ready": {name: not why for name, why in refusals.items()},
         # Set up, but refused for a reason the marketer should pass on to an admin.
         "blocked": {name: why for name, why in refusals.items()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
@@ -30,6 +30,7 @@ def redemption_stage(pool_id: int):
             attach_refusal(form, exc)
             status = 422
         else:
+            flash("The redemption rules are saved.")
             return redirect(url_for("pools.redemption_stage", pool_id=pool_id))
     elif request.method == "POST":
         status = 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Response,
     abort,
+    flash,
     redirect,
     render_template,
     request,
@@ -79,6 +80,7 @@ def new_pool():
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash(f"Pool “{pool.name}” created. Next, give it codes.")
             return redirect(url_for("pools.codes", pool_id=pool.id))
     status = 422 if request.method == "POST" else 200
     return render_template("pools/stage_pool.html", form=form, pool=None, stages=STAGES,
@@ -97,6 +99,7 @@ def edit_pool(pool_id: int):
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash("The pool's settings are saved.")
             return redirect(url_for("pools.codes", pool_id=pool_id))
     return stage_page(pool_id, "pool", "pools/stage_pool.html",
                       422 if request.method == "POST" else 200, form=form)
@@ -269,11 +272,13 @@ def save_channel(pool_id: int, channel: str):
     form = ChannelForm(prefix=channel)
     if form.validate_on_submit():
         try:
-            channels.save(pool_id, channel, enabled=form.enabled.data, subject=form.subject.data or "",
+            # Saving a channel chooses it for the campaign (stage 4 is then done).
+            channels.save(pool_id, channel, enabled=True, subject=form.subject.data or "",
                           body=form.body.data or "", footer=form.footer.data or "")
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash(f"{channels.LABELS[channel]} saved: the campaign uses it.")
             return redirect(url_for("pools.channels_stage", pool_id=pool_id, _anchor=channel))
     return channels_page(pool_id, 422, edited=(channel, form))
 
@@ -285,7 +290,7 @@ def channel_preview(pool_id: int, channel: str):
     form = ChannelForm(prefix=channel, meta={"csrf": False})
     pool = pools.get_pool(pool_id)
     preview = message_preview(pool, form.subject.data or "", form.body.data or "",
-                              form.footer.data or "", channel)
+                              form.footer.data or "", channel, channels.sample_code(pool_id))
     return render_template("pools/partials/_message_preview.html", channel=channel, preview=preview)
 
 
