@@ -134,10 +134,20 @@ def customers_page(pool_id: int, status: int = 200, **context):  # noqa: ANN003
 
 
 def customers_answer(pool_id: int, status: int, **context):  # noqa: ANN003
-    """What an assignment answers: its result panel for HTMX, else the whole stage."""
+    """What a list's upload answers: its result panel (with the form again, its errors
+    beside its fields) for HTMX, else the whole stage."""
     if htmx():
         return render_template("pools/partials/_assign_result.html", pool=pools.get_pool(pool_id),
                                counts=pools.counts(pool_id), oob=True, **context), status
+    return customers_page(pool_id, status, **context)
+
+
+def one_answer(pool_id: int, status: int, **context):  # noqa: ANN003
+    """What adding one customer answers: its own panel for HTMX (a list's result stays
+    where it is), else the whole stage."""
+    if htmx():
+        return render_template("pools/partials/_customer_one_answer.html", pool=pools.get_pool(pool_id),
+                               counts=pools.counts(pool_id), **context), status
     return customers_page(pool_id, status, **context)
 
 

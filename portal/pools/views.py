@@ -42,6 +42,7 @@ from .pages import (
     file_job,
     generation_spec,
     message_preview,
+    one_answer,
     pool_values,
     stage_page,
 )
@@ -199,21 +200,26 @@ def customers(pool_id: int):
 @bp.post("/<id:pool_id>/customers/upload")
 @requires(*MARKETING)
 def assign_file(pool_id: int):
-    """Assign codes to every customer in the uploaded list."""
+    """Assign codes to every customer in the uploaded list, or add them to the campaign to
+    get codes with their messages. A list that asks for codes now from a pool without any
+    is stopped before anything is written, and the marketer chooses what to do."""
     form = CustomerListForm()
     if not form.validate_on_submit():
         return customers_answer(pool_id, 422, upload=form)
-    upload, now = form.file.data, form.when.data == "now"
+    upload = form.file.data
+    now = form.when.data == "now" and request.form.get("choice") != "send"
+    if now and not pools.counts(pool_id).available:
+        return customers_answer(pool_id, 409, empty_pool=True)
     try:
         if jobs.for_a_worker(jobs.size_of(upload.stream)):
             job = queue.queue_file("assign", pool_id, upload.stream, upload.filename or "upload",
                                    user_id=current_user.id, now=now)
-            return customers_answer(pool_id, 202, job=job, upload=form)
+            return customers_answer(pool_id, 202, job=job, upload=CustomerListForm(formdata=None))
         result = assignment.assign_file(pool_id, upload.stream, actor=current_actor(), now=now)
     except DomainError as exc:
         form.file.errors = [exc.message]
         return customers_answer(pool_id, 409 if exc.reason.startswith("pool_") else 422, upload=form)
-    return customers_answer(pool_id, 200, bulk=result, upload=form)
+    return customers_answer(pool_id, 200, bulk=result, upload=CustomerListForm(formdata=None))
 
 
 @bp.post("/<id:pool_id>/customers/add")
@@ -222,7 +228,7 @@ def assign_one(pool_id: int):
     """Add one customer by hand and give them a code."""
     form = CustomerForm()
     if not form.validate_on_submit():
-        return customers_answer(pool_id, 422, one=form)
+        return one_answer(pool_id, 422, one=form)
     data = CustomerData(customer_id=form.customer_id.data, email=form.email.data,
                         phone=form.phone.data, first_name=form.first_name.data,
                         last_name=form.last_name.data, email_consent=form.email_consent.data,
@@ -230,10 +236,9 @@ def assign_one(pool_id: int):
     try:
         given = assignment.assign_code(pool_id, data, actor=current_actor())
     except DomainError as exc:
-        attach_refusal(form, exc)
-        return customers_answer(pool_id, 422 if exc.reason.startswith("invalid") else 409, one=form)
-    return customers_answer(pool_id, 201 if given.new else 200, single=given,
-                            one=CustomerForm(formdata=None))
+        attach_refusal(form, exc, "customer_id")
+        return one_answer(pool_id, 422 if exc.reason.startswith("invalid") else 409, one=form)
+    return one_answer(pool_id, 201 if given.new else 200, single=given, one=CustomerForm(formdata=None))
 
 
 @bp.post("/<id:pool_id>/customers/resubscribe")

@@ -51,7 +51,9 @@ def test_import_shows_summary_rejected_lines_and_csv(htmx, marketer, pool_id):
     with open(DATA / "codes-partner-export.csv", "rb") as fh:
         answer = htmx.post(f"/pools/{pool_id}/codes/import", data={"file": (fh, "partner.csv")})
     assert answer.status_code == 200
-    assert "<strong>200</strong> imported" in answer.text and "duplicate in file" in answer.text
+    assert "<strong>200</strong> codes imported" in answer.text
+    assert "twice in the file</li>" in answer.text  # a summary by reason, in words
+    assert "<details" in answer.text and "Lines left out: all 3" in answer.text
     assert 'hx-swap-oob="true"' in answer.text  # the counts update in the same response
     link = answer.text.split('href="')[-1].split('"')[0]
     report = marketer.get(link)
@@ -80,6 +82,8 @@ def test_generate_preview_and_generate(htmx, marketer, pool_id):
     preview = htmx.get(f"/pools/{pool_id}/codes/preview",
                        query_string={"charset": "numeric", "pattern": "GIFT-####", "count": 5})
     assert "GIFT-" in preview.text and "Room for 10,000" in preview.text
+    vast = htmx.get(f"/pools/{pool_id}/codes/preview", query_string={"charset": "alphanumeric", "length": 10})
+    assert "Room for more than" in vast.text and "trillion more codes" in vast.text
     bad = htmx.get(f"/pools/{pool_id}/codes/preview", query_string={"pattern": "NOHASH"})
     assert "at least one #" in bad.text
     made = htmx.post(f"/pools/{pool_id}/codes/generate", data={
