@@ -81,7 +81,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(number=number, amount=amount, when=when, day=day, ends_at=ends_at,
                                   reason_words=wording.line_reason)
     # Called by the page only for marketers and admins: the low-stock banner.
-    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL)
+    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL,
+                                 my_zone=lambda: times.person_zone(current_user))
 
     @app.before_request
     def refuse_nul_characters():

@@ -7,9 +7,8 @@ shows stage 2 again, a test send shows stage 4) never imports another route modu
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from flask import current_app, render_template, request
+from flask_login import current_user
 
 from ..models import Job
 from ..services import (
@@ -23,6 +22,7 @@ from ..services import (
     pools,
     replenishment,
     sending,
+    times,
     transports,
 )
 from ..services.errors import DomainError
@@ -56,15 +56,31 @@ def dashboard_rows() -> list[tuple]:
     return [(pool, counts.get(pool.id, pools.Counts()), progress[pool.id]) for pool in found]
 
 
+def my_zone() -> str:
+    """The zone the signed-in person picks and reads times in."""
+    return times.person_zone(current_user)
+
+
 def pool_values(form) -> dict:  # noqa: ANN001
-    """The pool settings a stage form carries, as the pools service takes them."""
+    """The pool settings a stage form carries, as the pools service takes them; the
+    window's moments were picked in the person's zone."""
     values = {name: getattr(form, name).data for name in POOL_FIELDS if hasattr(form, name)}
     for key in ("valid_from", "valid_until"):
         if key in values and values[key] is not None:
-            values[key] = values[key].replace(tzinfo=UTC)
+            values[key] = times.from_local(values[key], my_zone())
     if "low_stock_threshold" in values and values["low_stock_threshold"] is None:
         values["low_stock_threshold"] = 0
     return values
+
+
+def window_form(form_class, pool, posted: bool = True):  # noqa: ANN001, ANN201
+    """A form of the pool's settings: as posted, or from the pool with its window in the
+    person's zone (as their date-time picker shows it)."""
+    form = form_class(obj=pool) if posted else form_class(formdata=None, obj=pool)
+    if not posted or not form.is_submitted():
+        form.valid_from.data = times.to_local(pool.valid_from, my_zone())
+        form.valid_until.data = times.to_local(pool.valid_until, my_zone())
+    return form
 
 
 def stage_page(pool_id: int, name: str, template: str, status: int = 200, **context):  # noqa: ANN003

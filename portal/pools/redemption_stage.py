@@ -13,7 +13,7 @@ from ..services.errors import DomainError
 from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
-from .pages import pool_values, stage_page
+from .pages import pool_values, stage_page, window_form
 
 
 @bp.route("/<id:pool_id>/redemption", methods=["GET", "POST"])
@@ -21,7 +21,7 @@ from .pages import pool_values, stage_page
 def redemption_stage(pool_id: int):
     """Stage 5: the redemption window and limit, a code check, and redemptions per day."""
     pool = pools.get_pool(pool_id)
-    form = WindowForm(obj=pool)
+    form = window_form(WindowForm, pool)
     status = 200
     if form.validate_on_submit():
         try:
@@ -57,7 +57,8 @@ def check_code(pool_id: int):
         return render_template("pools/partials/_check.html", verdict=verdict, check=form, wait=wait,
                                pool=pools.get_pool(pool_id)), status, headers
     page, status = stage_page(pool_id, "redemption", "pools/stage_redemption.html", status,
-                              form=WindowForm(obj=pools.get_pool(pool_id)), check=form,
+                              form=window_form(WindowForm, pools.get_pool(pool_id), posted=False),
+                              check=form,
                               verdict=verdict, wait=wait, per_day=redemption.per_day(pool_id))
     return page, status, headers
 

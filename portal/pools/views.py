@@ -45,6 +45,7 @@ from .pages import (
     one_answer,
     pool_values,
     stage_page,
+    window_form,
 )
 from .stages import STAGES
 
@@ -93,7 +94,7 @@ def new_pool():
 def edit_pool(pool_id: int):
     """Stage 1 for an existing pool."""
     pool = pools.get_pool(pool_id)
-    form = PoolForm(obj=pool)
+    form = window_form(PoolForm, pool)
     if form.validate_on_submit():
         try:
             pools.update_pool(pool_id, **pool_values(form))

@@ -103,3 +103,17 @@ def for_person(moment: datetime | None, zone: str | None = None,
     zone = zone if is_zone(zone) else person_zone(person)
     local = as_utc(moment).astimezone(zoneinfo.ZoneInfo(zone))
     return f"{local.strftime(fmt)} {zone_label(local)}"
+
+
+def to_local(moment: datetime | None, zone: str) -> datetime | None:
+    """A stored moment as a person's date-time picker shows it: their zone, no zone attached."""
+    if moment is None:
+        return None
+    return as_utc(moment).astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def from_local(moment: datetime | None, zone: str) -> datetime | None:
+    """What a person picked in their zone (no zone attached), as the UTC moment it is."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)

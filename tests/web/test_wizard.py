@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -20,6 +21,11 @@ def marketer(as_role):
 @pytest.fixture
 def pool_id(app) -> int:
     return pools.create_pool("Spring", benefit="10% off shoes").id
+
+
+def visible_text(html: str) -> str:
+    """What a person reads on the page: its text without the markup."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<main", 1)[-1]))
 
 
 def test_create_a_pool_then_land_on_codes(marketer):
@@ -41,7 +47,13 @@ def test_pool_errors_sit_beside_their_fields(marketer, pool_id):
     backwards = marketer.post("/pools/new", data={
         "name": "Later", "barcode_format": "qr", "per_customer_limit": 1,
         "valid_from": "2030-01-02T00:00", "valid_until": "2030-01-01T00:00"})
-    assert backwards.status_code == 422 and "valid_until must be after" in backwards.text
+    assert backwards.status_code == 422
+    said = visible_text(backwards.text)
+    assert "The end must be after the start." in said and "valid_until" not in said
+    nobody = marketer.post("/pools/new", data={"name": "None each", "barcode_format": "qr",
+                                               "per_customer_limit": 0})
+    assert nobody.status_code == 422 and "This field is required" not in nobody.text
+    assert "Each customer may hold from 1 to 1,000,000 codes." in visible_text(nobody.text)
     taken = marketer.post("/pools/new", data={"name": "Spring", "barcode_format": "qr",
                                               "per_customer_limit": 1})
     assert taken.status_code == 422 and "already exists" in taken.text
