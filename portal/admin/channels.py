@@ -85,12 +85,12 @@ def save_channel(transport: str):
                          **{transport: form})
         return _page(200, results={transport: ("ok", f"A test went to {sent_to}. Check that it "
                                                "arrived, then save.")}, **{transport: form})
-    if transport == Transport.EMAIL and transports.smtp_refusal(
-            setup.trial(current_app.config, transport, form.values(), form.secret)):
-        form.security.errors = ["With no security the password would cross the network "
-                                "unencrypted: choose STARTTLS or TLS."]
-        return _page(422, **{transport: form})
     try:
+        trial = setup.trial(current_app.config, transport, form.values(), form.secret)
+        if transport == Transport.EMAIL and transports.smtp_refusal(trial):
+            form.security.errors = ["With no security the password would cross the network "
+                                    "unencrypted: choose STARTTLS or TLS."]
+            return _page(422, **{transport: form})
         setup.save(transport, form.values(), form.secret, forget_secret=form.forget_secret.data,
                    user_id=current_user.id)
     except DomainError as exc:

@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..services import brand
@@ -92,7 +92,8 @@ class EmailChannelForm(FlaskForm):
                        render_kw={"placeholder": "smtp.example.com", "autocomplete": "off",
                                   "spellcheck": "false"})
     port = IntegerField("Port", default=587, validators=[
-        DataRequired("Enter the port: 587 for STARTTLS, 465 for TLS."), NumberRange(min=1, max=65535)])
+        InputRequired("Enter the port: 587 for STARTTLS, 465 for TLS."),
+        NumberRange(min=1, max=65535, message="The port is a number from 1 to 65535.")])
     security = SelectField("Security", default="starttls", choices=[
         SelectChoice("starttls", "STARTTLS (usually port 587)"),
         SelectChoice("tls", "TLS (usually port 465)"),
