@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal import queue
 from portal.extensions import db
-from portal.services import accounts, assignment, imports, pools, redemption
+from portal.services import accounts, assignment, imports, pools, redemption, transport_settings
 from portal.services.actor import Actor
 from portal.services.customers import CustomerData
 from portal.services.links import CUSTOMER, UNSUBSCRIBE, VOUCHER, make_token
@@ -47,10 +48,14 @@ def shop(live) -> dict:
         store = accounts.find_store("S1")
         redemption.redeem(given.code, actor=Actor(store_id=store.id))
         empty = pools.create_pool("Empty").id
+        # Email set up on the channel page, and a send waiting for a worker (none runs here).
+        transport_settings.save("email", {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525,
+                                          "SMTP_SECURITY": "none", "MAIL_FROM": "shop@example.com"})
+        job, _ = queue.start_send(pool.id, "email")
         tokens = {"voucher": make_token(VOUCHER, first.code_id), "wallet": make_token(CUSTOMER, 1),
                   "unsubscribe": make_token(UNSUBSCRIBE, 1)}
         db.session.remove()
-    return {"url": url, "app": app, "pool": pool.id, "empty": empty, "code_id": first.code_id,
+    return {"url": url, "app": app, "pool": pool.id, "empty": empty, "code_id": first.code_id, "send": job.id,
             "code": first.code, **tokens}
 
 
@@ -134,6 +139,7 @@ PAGES = [
     Case("stage 3 empty pool", "marketer", lambda s: f"/pools/{s['empty']}/customers", list_to_empty_pool),
     Case("stage 4 for a marketer", "marketer", lambda s: f"/pools/{s['pool']}/channels"),
     Case("stage 4 for an admin", "admin", lambda s: f"/pools/{s['pool']}/channels"),
+    Case("send page", "marketer", lambda s: f"/pools/{s['pool']}/sends/{s['send']}"),
     Case("stage 5", "marketer", lambda s: f"/pools/{s['pool']}/redemption", check_code),
     Case("pool page", "marketer", lambda s: f"/pools/{s['pool']}"),
     Case("code page", "admin", lambda s: f"/pools/{s['pool']}/codes/{s['code_id']}"),
