@@ -7,8 +7,12 @@ import io
 import re
 
 import pytest
+from sqlalchemy import select
 
+from portal.extensions import db
+from portal.models import Code
 from portal.services import assignment, imports, pools, redemption
+from portal.services.links import voucher_url
 from tests.conftest import DATA
 from tests.helpers import customer, upload
 
@@ -129,6 +133,15 @@ def test_channels_messages_preview_and_export(htmx, marketer, pool_id):
     assignment.assign_code(pool_id, customer("C1", first_name="Maria", email="m@example.com"))
     page = marketer.get(f"/pools/{pool_id}/channels")
     assert "Preview for a sample customer" in page.text and "SAMPLE-CODE-1234" in page.text
+    # The preview's link is a real voucher of the campaign, on the portal's public address.
+    given = db.session.scalar(select(Code.id).where(Code.code == "SPRI-0001"))
+    assert f'href="{voucher_url(given)}"' in page.text and voucher_url(given).startswith("http://portal.test/v/")
+    assert "example.com/v/sample" not in page.text
+    # The message box has room for the whole default email (7 lines), and grows with it.
+    box = re.search(r'<textarea[^>]*id="email-body"[^>]*>', page.text).group(0)
+    rows = int(re.search(r'rows="(\d+)"', box).group(1))
+    assert rows >= 8 and 'class="grows"' in box
+    assert "Use this channel" not in page.text and "in use" not in page.text
     preview = htmx.post(f"/pools/{pool_id}/channels/sms/preview",
                         data={"sms-body": "Hi {{ first_name }}, code {{ code }} ☕"})
     assert "Hi Maria, code SAMPLE-CODE-1234" in preview.text and "Unicode" in preview.text
@@ -136,7 +149,9 @@ def test_channels_messages_preview_and_export(htmx, marketer, pool_id):
         "email-enabled": "y", "email-subject": "For you, {{ first_name }}",
         "email-body": "Use {{ code }}", "email-footer": "Unsubscribe any time."})
     assert saved.status_code == 302
-    assert "For you, Maria" in marketer.get(f"/pools/{pool_id}/channels").text
+    after = marketer.get(f"/pools/{pool_id}/channels").text
+    assert "For you, Maria" in after
+    assert "Email saved: the campaign uses it." in after and 'class="pill pill-ok">in use' in after
     broken = marketer.post(f"/pools/{pool_id}/channels/email",
                            data={"email-enabled": "y", "email-body": "Use {{ code"})
     assert broken.status_code == 422 and "broken placeholder" in broken.text
