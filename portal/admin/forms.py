@@ -95,9 +95,7 @@ class EmailChannelForm(FlaskForm):
         InputRequired("Enter the port: 587 for STARTTLS, 465 for TLS."),
         NumberRange(min=1, max=65535, message="The port is a number from 1 to 65535.")])
     security = SelectField("Security", default="starttls", choices=[
-        SelectChoice("starttls", "STARTTLS (usually port 587)"),
-        SelectChoice("tls", "TLS (usually port 465)"),
-        SelectChoice("none", "None (only to a server on this machine or a trusted network)")])
+        SelectChoice("starttls", "STARTTLS"), SelectChoice("tls", "TLS"), SelectChoice("none", "None")])
     username = StringField("User name", validators=[Optional(), Length(max=sending_setup.ADDRESS_MAX)],
                            render_kw={"autocomplete": "off"})
     password = PasswordField("Password", validators=[Optional(), Length(max=sending_setup.SECRET_MAX)],

@@ -87,6 +87,7 @@ def test_admin_sets_up_email_tests_it_and_a_send_goes_out(page: Page, campaign, 
         assert db.session.get(TransportSetting, "email") is None
         db.session.remove()
 
+    expect(page.locator("#sms").get_by_role("button", name="Save SMS settings")).to_be_visible()
     page.locator("#email").get_by_role("button", name="Save email settings").click()
     expect(page.get_by_role("status").filter(has_text="Email settings saved.")).to_be_visible()
     expect(page.locator("#email .pill")).to_have_text("ready")
