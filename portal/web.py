@@ -80,9 +80,11 @@ def ends_at(code) -> datetime | None:  # noqa: ANN001
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(number=number, amount=amount, when=when, day=day, ends_at=ends_at,
                                   reason_words=wording.line_reason)
-    # Called by the page only for marketers and admins: the low-stock banner.
+    # Called by the page only for marketers and admins: the low-stock banner. my_zone: the
+    # signed-in person's zone (their pickers); customer_zone: what customers' pages show.
     app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL,
-                                 my_zone=lambda: times.person_zone(current_user))
+                                 my_zone=lambda: times.person_zone(current_user),
+                                 customer_zone=times.portal_zone)
 
     @app.before_request
     def refuse_nul_characters():

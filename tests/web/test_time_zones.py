@@ -146,6 +146,9 @@ def test_a_person_reads_times_in_the_zone_of_their_profile(redeemed, as_role):
     stage_5 = marketer.post(f"/pools/{redeemed['pool_id']}/redemption/check",
                             data={"code": "SPRI-0001"}, headers=HX)
     assert "Redeemed 01 Jul 2026 21:00 JST at Main street." in stage_5.text
+    # The customer's page is the customer's: the portal's zone, whoever opens it.
+    voucher = marketer.get(voucher_url(redeemed["code_id"]).removeprefix("http://portal.test"))
+    assert "Used on 01 Jul 2026 08:00 EDT" in voucher.text
     # Everyone else still reads the portal's zone.
     assert "Redeemed 01 Jul 2026 08:00 EDT" in as_role("admin").post(
         f"/pools/{redeemed['pool_id']}/redemption/check", data={"code": "SPRI-0001"}, headers=HX).text
