@@ -18,8 +18,13 @@ def register_security(app: Flask) -> None:
     headers.register(app)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the Flask app; test_config overrides what the environment says."""
+def create_app(test_config: dict | None = None, *, surfaces: bool = True) -> Flask:
+    """Build the Flask app; test_config overrides what the environment says.
+
+    Without `surfaces` the app has its services, queue and commands but no pages, API or
+    migrations: what a command that loads or assigns codes needs, built in a fraction of
+    the time (the `portal` command builds such an app for those commands).
+    """
     app = Flask(
         __name__,
         instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or str(ROOT / "instance"),
@@ -29,7 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import config, logs, metrics
+    from . import config, logs
     from .row_ids import CONVERTERS
 
     logs.configure()
@@ -49,16 +54,36 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from .extensions import configure_sqlite, csrf, db, limiter, login_manager, migrate
+    from .extensions import configure_sqlite, db
 
     db.init_app(app)
-    limiter.init_app(app)
-    csrf.init_app(app)
-    login_manager.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    if surfaces:
+        _add_surfaces(app)
+
+    from .queue import init_queue
+
+    init_queue(app)
+
+    from .commands import register
+
+    register(app)
+    return app
+
+
+def _add_surfaces(app: Flask) -> None:
+    """The pages, the API and what serves them: sign-in, limits, CSRF, security headers,
+    request logs and metrics; and Flask-Migrate's `db` commands."""
+    from flask_migrate import Migrate
+
+    from .extensions import csrf, db, limiter, login_manager
+
+    limiter.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    Migrate(app, db, directory=str(ROOT / "migrations"))
 
     from .admin import bp as admin_bp
     from .api import bp as api_bp
@@ -79,17 +104,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_security(app)
 
-    from .queue import init_queue
-
-    init_queue(app)
-
+    from . import logs, metrics
     from .web import register as register_web
 
     logs.register(app)
     metrics.register(app)
     register_web(app)
-
-    from .commands import register
-
-    register(app)
-    return app

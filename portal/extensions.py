@@ -1,11 +1,11 @@
-"""Extensions, created here and bound to the app in create_app()."""
+"""Extensions, created here and bound to the app in create_app() (Flask-Migrate there, as
+only a full app needs it and importing it loads alembic)."""
 
 from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -24,7 +24,6 @@ NAMING = {
 db = SQLAlchemy(
     metadata=MetaData(naming_convention=NAMING), session_options={"expire_on_commit": False}
 )
-migrate = Migrate()
 # Limits are declared where they apply; storage is memory, or Redis with REDIS_URL.
 limiter = Limiter(key_func=get_remote_address)
 csrf = CSRFProtect()

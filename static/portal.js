@@ -154,6 +154,14 @@ document.addEventListener("htmx:xhr:progress", function (event) {
   });
 })();
 
+// The dashboard's counts refresh themselves only while the tab is in view: a hidden tab
+// sends nothing, and showing it again refreshes at once (hx-trigger: visibilitychange).
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (document.hidden && event.detail.elt.hasAttribute("data-poll-visible")) {
+    event.preventDefault();
+  }
+});
+
 // A form marked data-reset-on-success empties itself once the server took it (an upload
 // imported, a customer added), so the same file is not sent twice by mistake.
 document.addEventListener("htmx:afterRequest", function (event) {

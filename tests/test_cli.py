@@ -148,6 +148,30 @@ def test_console_script_runs_against_the_instance_folder(database_url, tmp_path)
     first = key_file.read_text()
     run("init")
     assert key_file.read_text() == first  # generated once, then kept
+    # The data commands run on an app without pages or API, and still do their whole job.
+    pool_id = created.stdout.strip().splitlines()[-1]
+    generated = run("generate-codes", pool_id, "--count", "5")
+    assert generated.returncode == 0, generated.stderr
+    customers = tmp_path / "list.csv"
+    customers.write_text("customer_id,email\nA1,a1@example.com\nA2,a2@example.com\n")
+    assigned = run("assign-codes", pool_id, str(customers))
+    assert assigned.returncode == 0, assigned.stderr
+    assert "assigned: 2" in assigned.stdout and "failed: 0" in assigned.stdout
+
+
+def test_data_commands_get_an_app_without_its_surfaces(monkeypatch):
+    """import-codes, generate-codes and assign-codes build no blueprints; others do."""
+    import click
+
+    from portal import __main__ as cli
+
+    built = []
+    monkeypatch.setattr(cli, "create_app", lambda surfaces: built.append(surfaces))
+    for name, surfaces in (("assign-codes", False), ("import-codes", False), ("generate-codes", False),
+                           ("send", True), ("routes", True)):
+        with click.Context(click.Command(name), info_name=name):
+            cli.app_for_command()
+        assert built.pop() is surfaces, name
 
 
 

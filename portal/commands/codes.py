@@ -113,6 +113,6 @@ def assign_codes(pool_id: int, file: Any, on_send: bool) -> None:
         click.echo(f"added to the campaign: {result.added:,}")
     click.echo(f"assigned: {result.assigned:,}")
     click.echo(f"already assigned: {result.already_assigned:,}")
-    click.echo(f"failed: {len(result.failed):,}")
+    click.echo(f"failed: {result.failures:,}")
     for failure in result.failed[:20]:
         click.echo(f"  line {failure.line}: {failure.reason}: {failure.message}")

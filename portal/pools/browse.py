@@ -10,7 +10,7 @@ from ..auth.forms import EmptyForm
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
 from ..roles import MARKETING, current_actor, requires
-from ..services import consent, history, pools, redemption, replenishment
+from ..services import consent, history, pools, redemption, replenishment, report
 from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.loading import is_live
@@ -47,7 +47,7 @@ def browse_codes(pool_id: int, query: str, status: str, after: int) -> tuple[lis
 @bp.get("/<id:pool_id>")
 @requires(*MARKETING)
 def pool_page(pool_id: int):
-    """Counts, funnel, status buttons and the code browser of one pool."""
+    """Counts, the campaign report, status buttons and the code browser of one pool."""
     pool = pools.get_pool(pool_id)
     counts = pools.counts(pool_id)
     query = (request.args.get("q") or "").strip()[:200]
@@ -59,6 +59,7 @@ def pool_page(pool_id: int):
     if htmx() and request.headers.get("HX-Target") == "code-browser":
         return render_template("pools/partials/_browser.html", **context), 200, {"Vary": "HX-Request"}
     return render_template("pools/pool.html", counts=counts, button=EmptyForm(),
+                           report=report.campaign_report(pool_id),
                            progress=progress(pool, counts), refill_runs=replenishment.history(pool_id),
                            **context), 200, {"Vary": "HX-Request"}
 

@@ -39,21 +39,12 @@ from .forms import (
     TestSendForm,
     UploadForm,
 )
-from .stages import STAGES, progress, progress_for
+from .stages import STAGES, progress
 
 # The pool's settings a stage form may carry (stage 1 all of them, stage 5 its window).
 POOL_FIELDS = ("name", "benefit", "description", "terms", "barcode_format", "valid_from",
                "valid_until", "per_customer_limit", "low_stock_threshold", "require_assignment")
 CHANNEL_NAMES = transports.NAMES
-
-
-def dashboard_rows() -> list[tuple]:
-    """(pool, counts, progress) for every pool, newest first, in a fixed number of
-    queries however many pools there are."""
-    found = pools.list_pools()
-    counts = pools.counts_for([p.id for p in found])
-    progress = progress_for(found, counts)
-    return [(pool, counts.get(pool.id, pools.Counts()), progress[pool.id]) for pool in found]
 
 
 def my_zone() -> str:

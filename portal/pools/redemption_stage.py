@@ -8,12 +8,14 @@ from werkzeug.exceptions import TooManyRequests
 
 from .. import guessing
 from ..roles import MARKETING, requires, retry_after_seconds
-from ..services import pools, redemption
+from ..services import pools, redemption, report
 from ..services.errors import DomainError
 from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
 from .pages import pool_values, stage_page, window_form
+
+STAGE_DAYS = 14  # the days stage 5's chart shows
 
 
 @bp.route("/<id:pool_id>/redemption", methods=["GET", "POST"])
@@ -35,7 +37,7 @@ def redemption_stage(pool_id: int):
     elif request.method == "POST":
         status = 422
     return stage_page(pool_id, "redemption", "pools/stage_redemption.html", status, form=form,
-                      check=CheckCodeForm(formdata=None), per_day=redemption.per_day(pool_id))
+                      check=CheckCodeForm(formdata=None), per_day=report.per_day(pool_id, STAGE_DAYS))
 
 
 @bp.post("/<id:pool_id>/redemption/check")
@@ -59,7 +61,7 @@ def check_code(pool_id: int):
     page, status = stage_page(pool_id, "redemption", "pools/stage_redemption.html", status,
                               form=window_form(WindowForm, pools.get_pool(pool_id), posted=False),
                               check=form,
-                              verdict=verdict, wait=wait, per_day=redemption.per_day(pool_id))
+                              verdict=verdict, wait=wait, per_day=report.per_day(pool_id, STAGE_DAYS))
     return page, status, headers
 
 

@@ -38,7 +38,6 @@ from .pages import (
     codes_page,
     customers_answer,
     customers_page,
-    dashboard_rows,
     file_job,
     generation_spec,
     message_preview,
@@ -51,21 +50,6 @@ from .stages import STAGES
 
 # The most customers one "subscribe again" choice takes: the first lines of an upload's report.
 RESUBSCRIBE_MAX = 500
-
-
-@bp.get("/")
-@requires(*MARKETING)
-def dashboard():
-    """Every pool with its status, validity, set-up stage and live counts."""
-    return render_template("pools/dashboard.html", rows=dashboard_rows())
-
-
-@bp.get("/counts")
-@requires(*MARKETING)
-def dashboard_counts():
-    """The dashboard's table alone, polled every few seconds (constant-time counts)."""
-    return (render_template("pools/partials/_table.html", rows=dashboard_rows()), 200,
-            {"Vary": "HX-Request"})
 
 
 # --- stage 1: the pool ---------------------------------------------------------------------------

@@ -18,12 +18,24 @@ _events = CodeEvent.__table__
 
 def record(session: Session, *, code_id: int, pool_id: int, customer_id: int | None, kind: str,
            before: str | None, after: str, at: datetime, actor: Actor, details: dict | None = None) -> None:
-    """Append one change of a code's state to its history, in the caller's transaction.
-    The only place a history event is written."""
-    session.execute(insert(_events).values(
-        code_id=code_id, pool_id=pool_id, customer_id=customer_id, kind=kind, from_status=before,
-        to_status=after, at=at, user_id=actor.user_id, api_key_id=actor.api_key_id,
-        store_id=actor.store_id, details=details or {}))
+    """Append one change of a code's state to its history, in the caller's transaction."""
+    record_many(session, [{"code_id": code_id, "pool_id": pool_id, "customer_id": customer_id,
+                           "kind": kind, "before": before, "after": after, "details": details}],
+                at=at, actor=actor)
+
+
+def record_many(session: Session, changes: list[dict], *, at: datetime, actor: Actor) -> None:
+    """Append changes ({code_id, pool_id, customer_id, kind, before, after, details?}) made
+    at one time by one actor, in one statement. The one place history rows are written
+    one by one; a whole list's assignments are written from its temporary table
+    (`assignment.lists`)."""
+    if not changes:
+        return
+    session.execute(insert(_events), [
+        {"code_id": c["code_id"], "pool_id": c["pool_id"], "customer_id": c["customer_id"],
+         "kind": c["kind"], "from_status": c["before"], "to_status": c["after"], "at": at,
+         "user_id": actor.user_id, "api_key_id": actor.api_key_id, "store_id": actor.store_id,
+         "details": c.get("details") or {}} for c in changes])
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,18 @@ def release(session: Session, held: Claim, state: JobState = JobState.QUEUED) ->
                                 .values(state=state.value, worker=None, heartbeat_at=utcnow())).rowcount)
 
 
+def report_progress(held: Claim, **progress: object) -> bool:
+    """Show how far a file job has got, and that its run is alive, in a short transaction
+    of its own (the page's progress bar reads it); False when another run has taken the
+    job over, which the run must take as its signal to stop."""
+    with write_transaction() as session:
+        job = session.get(Job, held.job_id, populate_existing=True)
+        if job is None:
+            return False
+        return bool(session.execute(update(_jobs).where(*_held(held)).values(
+            heartbeat_at=utcnow(), details={**(job.details or {}), "progress": progress})).rowcount)
+
+
 def finish_in(session: Session, held: Claim | None, details: dict) -> None:
     """Mark a file job done in the caller's transaction, with what it found; raises
     Conflict (rolling the work back) when another run has taken the job over."""

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Code, Customer
-from ..services import assignment, barcodes
+from ..services import assignment, barcodes, report
 from ..services.links import CUSTOMER, VOUCHER, make_token, read_token, voucher_url
 from ..services.redemption import verdict_for
 from .blueprint import bp
@@ -26,7 +26,8 @@ def show(token: str):
     """One voucher: benefit, code, barcode, dates, terms and status, and a link to all the
     customer's vouchers. A wrong token is 404.
 
-    A canceled voucher answers 410 and no longer shows its code.
+    A canceled voucher answers 410 and no longer shows its code. An opening counts in the
+    pool's report once per code per day.
     """
     code_id = read_token(VOUCHER, token)
     code = _code(code_id) if code_id is not None else None
@@ -34,6 +35,8 @@ def show(token: str):
         abort(404)
     picture = barcodes.picture(code.code, code.pool.barcode_format)
     status = 410 if code.status == "canceled" else 200
+    if status == 200:
+        report.record_view(code.id, code.pool_id)  # the report's "voucher page opened"
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     wallet_link = url_for("voucher.wallet", token=make_token(CUSTOMER, code.customer_id))
     return render_template("voucher/show.html", code=code, verdict=verdict_for(code),

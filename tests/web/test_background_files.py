@@ -147,3 +147,38 @@ def test_a_run_taken_over_by_a_recovery_applies_nothing(htmx, app):
     assert info.value.reason == "job_taken_over"
     assert pools.counts(pool_id).assigned == 20  # not 40
     assert db.session.get(Job, job.id).state == "done"
+
+
+def test_a_large_customer_list_shows_how_far_it_has_got(htmx, app, monkeypatch):
+    """While a list is checked the page shows a bar that moves (lines checked of about how
+    many); then that the codes are being given out; then the result."""
+    from portal.services.assignment import lists
+
+    pool_id = pools.create_pool("Progress").id
+    generation.generate_codes(pool_id, 3000)
+    body = b"customer_id,email\n" + b"".join(b"P%05d,p%d@example.com\n" % (i, i) for i in range(2500))
+    htmx.post(f"/pools/{pool_id}/customers/upload", data={"file": (io.BytesIO(body), "list.csv"),
+                                                          "when": "now"},
+              content_type="multipart/form-data")
+    job = db.session.scalars(select(Job)).one()
+    seen = []
+    real = jobs.report_progress
+
+    def watched(held, **progress):  # noqa: ANN001, ANN003
+        answer = real(held, **progress)
+        db.session.remove()
+        seen.append((progress, htmx.get(f"/pools/{pool_id}/jobs/{job.id}").text))
+        return answer
+
+    monkeypatch.setattr(lists, "PROGRESS_SECONDS", 0)
+    monkeypatch.setattr(jobs, "report_progress", watched)
+    run_queue()
+    assert [p for p, _ in seen] == [{"phase": "checking", "done": 1000, "total": 2500},
+                                    {"phase": "checking", "done": 2000, "total": 2500},
+                                    {"phase": "assigning", "done": 2500, "total": 2500}]
+    assert '<progress max="2500" value="1000"' in seen[0][1]
+    assert "Checked 1,000 of about 2,500 lines" in seen[0][1]
+    assert "giving out the codes now" in seen[2][1]
+    db.session.remove()
+    assert db.session.get(Job, job.id).state == "done"
+    assert pools.counts(pool_id).assigned == 2500

@@ -183,9 +183,10 @@ def test_dashboard_shows_stage_low_stock_and_refreshes(htmx, marketer, pool_id):
     imports.import_codes(pool_id, upload("SPRI-0001\nSPRI-0002\n"))
     page = marketer.get("/pools/")
     assert "Low stock" in page.text and "stage 3 of 5: Customers" in page.text
-    assert 'hx-trigger="every 5s"' in page.text
-    partial = htmx.get("/pools/counts")
-    assert "<html" not in partial.text and "Spring" in partial.text
+    assert 'hx-trigger="every 10s, visibilitychange from:document"' in page.text
+    partial = htmx.get(f"/pools/counts?ids={pool_id}")
+    assert "<html" not in partial.text
+    assert f'id="pool-{pool_id}-available" hx-swap-oob="true">2<' in partial.text
 
 
 def test_empty_dashboard_says_what_to_do(marketer):

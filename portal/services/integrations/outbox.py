@@ -24,7 +24,7 @@ _endpoints = EventEndpoint.__table__
 _wanted: weakref.WeakKeyDictionary[SessionTransaction, dict[str, list[int]]] = weakref.WeakKeyDictionary()
 
 
-def _endpoints_wanting(session: Session, event_type: str) -> list[int]:
+def endpoints_wanting(session: Session, event_type: str) -> list[int]:
     transaction = session.get_transaction()
     table = _wanted.get(transaction) if transaction is not None else None
     if table is None:
@@ -42,7 +42,7 @@ def emit(session: Session, event_type: str, build: Callable[[], BaseModel]) -> N
     """Write the event for every endpoint that wants it, in the caller's transaction;
     `build` makes its data (only when some endpoint wants it)."""
     model = EVENT_TYPES[event_type]
-    wanted = _endpoints_wanting(session, event_type)
+    wanted = endpoints_wanting(session, event_type)
     if not wanted:
         return
     data = build()

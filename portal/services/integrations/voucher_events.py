@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from ...models import Code, Customer, Store
 from . import payloads
-from .outbox import emit
+from .outbox import emit, endpoints_wanting
 
 
 def _customer(session: Session, code: Code) -> str | None:
     if code.customer_id is None:
         return None
     return session.scalar(select(Customer.external_id).where(Customer.id == code.customer_id))
+
+
+def wanted(session: Session, event_type: str) -> bool:
+    """Whether any endpoint wants events of this type: a bulk change builds none otherwise."""
+    return bool(endpoints_wanting(session, event_type))
 
 
 def assigned(session: Session, *, code: str, pool_id: int, customer_id: str, assigned_at: datetime,

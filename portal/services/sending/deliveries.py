@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...models import (
@@ -28,9 +28,8 @@ from ...models import (
     UTCDateTime,
 )
 from .. import jobs, pools, transports
-from ..assignment import assign_to
+from ..assignment import give_each
 from ..codes import effective_expiry
-from ..errors import PoolUnavailable
 from ..times import as_utc
 from ..tx import is_postgresql
 from .compose import Prepared
@@ -88,6 +87,30 @@ _SENT = (update(_deliveries)
                  reason=None, error=None, updated_at=bindparam("at", type_=UTCDateTime())))
 
 
+_CHOSEN = (update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+           .values(code_id=bindparam("code_id")))
+
+
+def _sent_then_claim():  # noqa: ANN202
+    """PostgreSQL: record one message sent and take the next row, in one statement (the
+    record is a data-modifying CTE, run whether or not the claim finds a row)."""
+    sent = _SENT.returning(_deliveries.c.id).cte("sent")
+    taken = _CLAIM[True].cte("taken")
+    return select(taken).add_cte(sent)
+
+
+_SENT_THEN_CLAIM = _sent_then_claim()
+
+
+def sent_then_take(connection: Connection, held: jobs.Claim, delivery_id: int, now: datetime):  # noqa: ANN201
+    """Record the message of `delivery_id` as sent and take the job's next due row, on an
+    autocommit connection of PostgreSQL's: one statement, one round trip and one durable
+    commit for both, where `record` and `take` in a transaction take four. The same
+    guarantees as the two: the row taken is `sending` once this returns."""
+    return connection.execute(_SENT_THEN_CLAIM, {"row_id": delivery_id, "for_job": held.job_id,
+                                                 "token": held.token, "at": now}).first()
+
+
 def holds(session: Session, held: jobs.Claim) -> bool:
     """Whether the run still holds the job: a read, which leaves the job's row free."""
     return bool(session.execute(select(exists().where(
@@ -107,18 +130,6 @@ def _finish(session: Session, delivery_id: int, state: str, now: datetime, *cond
             **values) -> None:  # noqa: ANN003
     session.execute(update(_deliveries).where(_deliveries.c.id == delivery_id, *conditions)
                     .values(state=state, updated_at=now, **values))
-
-
-def _code_for(session: Session, pool: Pool, customer: Customer):  # noqa: ANN202
-    """(assignment, None, new) for the code the customer holds or is newly given, or
-    (None, skip reason, False)."""
-    try:
-        given = assign_to(session, pool, customer.id, customer.external_id)
-    except PoolUnavailable as exc:
-        return None, exc.reason, False
-    if given.status != CodeStatus.ASSIGNED:
-        return None, "redeemed", False
-    return given, None, given.new
 
 
 def prepare(session: Session, job: Job, pool: Pool, now: datetime, cache: dict[int, Prepared]) -> int:
@@ -141,19 +152,28 @@ def prepare(session: Session, job: Job, pool: Pool, now: datetime, cache: dict[i
         # them: a send on another transport, or a till, waits instead of giving a second code.
         query = query.with_for_update()
     customers = {c.id: c for c in session.scalars(query)}
+    reasons = {row.id: _skip_reason(job.channel, customers[row.customer_id]) for row in rows}
+    # Codes for all who are to get a message, in a few statements for the batch.
+    codes = give_each(session, pool, [(row.customer_id, customers[row.customer_id].external_id)
+                                      for row in rows if reasons[row.id] is None])
     given = 0
+    chosen, skipped = [], {}
     for row in rows:
-        customer = customers[row.customer_id]
-        reason = _skip_reason(job.channel, customer)
-        code = None
-        if reason is None:
-            code, reason, new = _code_for(session, pool, customer)
-            given += new
+        code = codes.get(row.customer_id)
+        reason = reasons[row.id] or ("pool_exhausted" if code is None
+                                     else "redeemed" if code.status != CodeStatus.ASSIGNED else None)
         if reason is not None:
-            _finish(session, row.id, DeliveryState.SKIPPED.value, now, reason=reason)
+            skipped.setdefault(reason, []).append(row.id)
             continue
-        session.execute(update(_deliveries).where(_deliveries.c.id == row.id).values(code_id=code.code_id))
-        cache[row.id] = Prepared(row.id, 0, customer, code.code, code.code_id, code.expires_at)
+        given += code.new
+        chosen.append({"row_id": row.id, "code_id": code.code_id})
+        cache[row.id] = Prepared(row.id, 0, customers[row.customer_id], code.code, code.code_id,
+                                 code.expires_at)
+    if chosen:
+        session.connection().execute(_CHOSEN, chosen)
+    for reason, ids in skipped.items():
+        session.execute(update(_deliveries).where(_deliveries.c.id.in_(ids))
+                        .values(state=DeliveryState.SKIPPED.value, updated_at=now, reason=reason))
     if given:
         pools.adjust_counts(session, pool.id, pool=pool, available=-given, assigned=given)
     return len(rows)
