@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Flask, abort, current_app, render_template, request
+from flask import Flask, abort, current_app, has_request_context, render_template, request
+from flask_login import current_user
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,7 +14,7 @@ from .api import errors as api_errors
 from .extensions import db
 from .logs import request_id
 from .roles import MARKETING, TILL
-from .services import alerts, times
+from .services import alerts, times, wording
 from .services.codes import effective_expiry
 from .services.errors import DomainError
 
@@ -39,9 +40,32 @@ def number(value: int | None) -> str:
     return f"{value or 0:,}"
 
 
+# How people say a large amount: the scale's name, and "more than" when it is rounded down.
+SCALES = ((10**15, "quadrillion"), (10**12, "trillion"), (10**9, "billion"), (10**6, "million"))
+
+
+def amount(value: int | None) -> str:
+    """A count as people say it: 1,250 → "1,250"; 1,000,000,000 → "a billion";
+    819,628,286,980,801 → "more than 819 trillion"; 2,500,000 → "2.5 million"."""
+    value = value or 0
+    for scale, name in SCALES:
+        if value >= scale:
+            whole = value // scale
+            if whole < 10:  # one decimal where it says something: 2.5 million
+                tenths = value * 10 // scale
+                shown = tenths * scale // 10
+                said = "a" if tenths == 10 else f"{tenths / 10:g}"
+            else:
+                shown, said = whole * scale, f"{whole:,}"
+            return f"{'more than ' if value > shown else ''}{said} {name}"
+    return f"{value:,}"
+
+
 def when(value: datetime | None, fmt: str = "%d %b %Y %H:%M", zone: str | None = None) -> str:
-    """A moment in the zone given (a till's store's), else the portal's, naming the zone."""
-    return times.for_person(value, zone, fmt)
+    """A moment in the zone given (a till's store's), else the signed-in person's, else
+    the portal's, naming the zone."""
+    person = current_user if has_request_context() and current_user.is_authenticated else None
+    return times.for_person(value, zone, fmt, person=person)
 
 
 def day(value: datetime | None) -> str:
@@ -54,9 +78,13 @@ def ends_at(code) -> datetime | None:  # noqa: ANN001
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(number=number, when=when, day=day, ends_at=ends_at)
-    # Called by the page only for marketers and admins: the low-stock banner.
-    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL)
+    app.jinja_env.filters.update(number=number, amount=amount, when=when, day=day, ends_at=ends_at,
+                                  reason_words=wording.line_reason)
+    # Called by the page only for marketers and admins: the low-stock banner. my_zone: the
+    # signed-in person's zone (their pickers); customer_zone: what customers' pages show.
+    app.jinja_env.globals.update(low_stock_pools=alerts.low_pools, MARKETING=MARKETING, TILL=TILL,
+                                 my_zone=lambda: times.person_zone(current_user),
+                                 customer_zone=times.portal_zone)
 
     @app.before_request
     def refuse_nul_characters():

@@ -161,3 +161,32 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     event.preventDefault();
   }
 });
+
+// A form marked data-reset-on-success empties itself once the server took it (an upload
+// imported, a customer added), so the same file is not sent twice by mistake.
+document.addEventListener("htmx:afterRequest", function (event) {
+  var form = event.detail.elt;
+  var status = event.detail.xhr && event.detail.xhr.status;
+  if (form.matches && form.matches("form[data-reset-on-success]") && status >= 200 && status < 300) {
+    form.reset();
+  }
+});
+
+// Message boxes grow with what is written in them. CSS field-sizing does it where the
+// browser has it; elsewhere the box gets as many rows as its lines.
+(function () {
+  if (window.CSS && CSS.supports && CSS.supports("field-sizing", "content")) {
+    return;
+  }
+  function grow(box) {
+    var lines = box.value.split("\n").reduce(function (n, line) {
+      return n + 1 + Math.floor(line.length / 60);
+    }, 1);
+    box.rows = Math.max(3, lines);
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea.grows")) {
+      grow(event.target);
+    }
+  });
+})();

@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..services import brand
+from ..services import transport_settings as sending_setup
 from ..services.accounts import MIN_PASSWORD
 from ..services.integrations.endpoints import DESCRIPTION_MAX
 from ..services.integrations.payloads import EVENT_TYPES
@@ -73,3 +82,56 @@ class EventEndpointForm(FlaskForm):
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                  validators=[DataRequired(message="Choose one or more events.")])
     description = StringField("Description (optional)", validators=[Optional(), Length(max=DESCRIPTION_MAX)])
+
+
+class EmailChannelForm(FlaskForm):
+    """The SMTP server campaign emails go through; the password is stored sealed."""
+
+    host = StringField("SMTP server", validators=[DataRequired("Enter the SMTP server's host name."),
+                                                  Length(max=sending_setup.HOST_MAX)],
+                       render_kw={"placeholder": "smtp.example.com", "autocomplete": "off",
+                                  "spellcheck": "false"})
+    port = IntegerField("Port", default=587, validators=[
+        InputRequired("Enter the port: 587 for STARTTLS, 465 for TLS."),
+        NumberRange(min=1, max=65535, message="The port is a number from 1 to 65535.")])
+    security = SelectField("Security", default="starttls", choices=[
+        SelectChoice("starttls", "STARTTLS"), SelectChoice("tls", "TLS"), SelectChoice("none", "None")])
+    username = StringField("User name", validators=[Optional(), Length(max=sending_setup.ADDRESS_MAX)],
+                           render_kw={"autocomplete": "off"})
+    password = PasswordField("Password", validators=[Optional(), Length(max=sending_setup.SECRET_MAX)],
+                             render_kw={"autocomplete": "new-password"})
+    forget_secret = BooleanField("Remove the stored password")
+    mail_from = StringField("Emails come from", validators=[
+        DataRequired("Enter the address emails come from."), Length(max=sending_setup.ADDRESS_MAX)],
+        render_kw={"placeholder": "Shop <vouchers@shop.example>"})
+
+    def values(self) -> dict:
+        """The fields under the names the transports read."""
+        return {"SMTP_HOST": self.host.data, "SMTP_PORT": self.port.data,
+                "SMTP_SECURITY": self.security.data, "SMTP_USERNAME": self.username.data,
+                "MAIL_FROM": self.mail_from.data}
+
+    @property
+    def secret(self) -> str | None:
+        return self.password.data or None
+
+
+class SmsChannelForm(FlaskForm):
+    """The SMS provider's HTTP API; the token is stored sealed."""
+
+    url = StringField("Provider's address", validators=[
+        DataRequired("Enter the provider's address."), Length(max=sending_setup.URL_MAX)],
+        render_kw={"placeholder": "https://sms.example.com/api/send", "autocomplete": "off",
+                   "spellcheck": "false"})
+    token = PasswordField("Token", validators=[Optional(), Length(max=sending_setup.SECRET_MAX)],
+                          render_kw={"autocomplete": "new-password"})
+    forget_secret = BooleanField("Remove the stored token")
+    test_to = StringField("Your phone number (for the test)", validators=[Optional(), Length(max=32)],
+                          render_kw={"autocomplete": "tel", "inputmode": "tel"})
+
+    def values(self) -> dict:
+        return {"SMS_URL": self.url.data}
+
+    @property
+    def secret(self) -> str | None:
+        return self.token.data or None

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..services.times import ZONE_MAX_LENGTH
 
 
 class SignInForm(FlaskForm):
@@ -14,3 +16,10 @@ class SignInForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """For buttons that only POST (sign out, pause, undo): the CSRF token and nothing else."""
+
+
+class ProfileForm(FlaskForm):
+    """The signed-in person's own settings: the time zone their pages show times in."""
+
+    timezone = StringField("Your time zone", validators=[Optional(), Length(max=ZONE_MAX_LENGTH)],
+                           render_kw={"list": "zones", "autocomplete": "off", "spellcheck": "false"})

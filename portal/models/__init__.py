@@ -30,6 +30,6 @@ from .codes import (  # noqa: F401
     RedemptionBatch,
 )
 from .customers import Audience, ConsentChange, Customer  # noqa: F401
-from .integrations import EventDelivery, EventEndpoint, OutboxEvent  # noqa: F401
+from .integrations import EventDelivery, EventEndpoint, OutboxEvent, TransportSetting  # noqa: F401
 from .people import ApiKey, Brand, Store, User  # noqa: F401
 from .reports import VoucherView  # noqa: F401

@@ -37,6 +37,19 @@ class EventEndpoint(db.Model):
     busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class TransportSetting(db.Model):
+    """A sending channel (email, SMS) an admin set up on the portal's channel page; the
+    environment's settings, when present, win (services/transport_settings.py)."""
+
+    transport: Mapped[str] = mapped_column(String(16), primary_key=True)
+    values: Mapped[dict] = mapped_column(JSON)  # host, port, from…: nothing secret
+    secret: Mapped[str | None] = mapped_column(Text)  # the password or token, sealed
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    __table_args__ = (CheckConstraint("transport IN ('email', 'sms')", name="transport"),)
+
+
 class OutboxEvent(db.Model):
     """A domain event, written in the transaction of the change that caused it."""
 

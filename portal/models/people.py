@@ -54,6 +54,8 @@ class User(UserMixin, db.Model):
     # Raised to end every session of the user (sign-out, disabling, a new password):
     # a session holds the number it started with and stops working once it is stale.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # An IANA zone name the portal's pages show this person's times in; None: PORTAL_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     store: Mapped[Store | None] = relationship()

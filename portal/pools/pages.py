@@ -7,12 +7,12 @@ shows stage 2 again, a test send shows stage 4) never imports another route modu
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from flask import current_app, render_template, request
+from flask_login import current_user
 
 from ..models import Job
 from ..services import (
+    accounts,
     assignment,
     channels,
     formats,
@@ -22,6 +22,7 @@ from ..services import (
     pools,
     replenishment,
     sending,
+    times,
     transports,
 )
 from ..services.errors import DomainError
@@ -46,15 +47,31 @@ POOL_FIELDS = ("name", "benefit", "description", "terms", "barcode_format", "val
 CHANNEL_NAMES = transports.NAMES
 
 
+def my_zone() -> str:
+    """The zone the signed-in person picks and reads times in."""
+    return times.person_zone(current_user)
+
+
 def pool_values(form) -> dict:  # noqa: ANN001
-    """The pool settings a stage form carries, as the pools service takes them."""
+    """The pool settings a stage form carries, as the pools service takes them; the
+    window's moments were picked in the person's zone."""
     values = {name: getattr(form, name).data for name in POOL_FIELDS if hasattr(form, name)}
     for key in ("valid_from", "valid_until"):
         if key in values and values[key] is not None:
-            values[key] = values[key].replace(tzinfo=UTC)
+            values[key] = times.from_local(values[key], my_zone())
     if "low_stock_threshold" in values and values["low_stock_threshold"] is None:
         values["low_stock_threshold"] = 0
     return values
+
+
+def window_form(form_class, pool, posted: bool = True):  # noqa: ANN001, ANN201
+    """A form of the pool's settings: as posted, or from the pool with its window in the
+    person's zone (as their date-time picker shows it)."""
+    form = form_class(obj=pool) if posted else form_class(formdata=None, obj=pool)
+    if not posted or not form.is_submitted():
+        form.valid_from.data = times.to_local(pool.valid_from, my_zone())
+        form.valid_until.data = times.to_local(pool.valid_until, my_zone())
+    return form
 
 
 def stage_page(pool_id: int, name: str, template: str, status: int = 200, **context):  # noqa: ANN003
@@ -124,10 +141,20 @@ def customers_page(pool_id: int, status: int = 200, **context):  # noqa: ANN003
 
 
 def customers_answer(pool_id: int, status: int, **context):  # noqa: ANN003
-    """What an assignment answers: its result panel for HTMX, else the whole stage."""
+    """What a list's upload answers: its result panel (with the form again, its errors
+    beside its fields) for HTMX, else the whole stage."""
     if htmx():
         return render_template("pools/partials/_assign_result.html", pool=pools.get_pool(pool_id),
                                counts=pools.counts(pool_id), oob=True, **context), status
+    return customers_page(pool_id, status, **context)
+
+
+def one_answer(pool_id: int, status: int, **context):  # noqa: ANN003
+    """What adding one customer answers: its own panel for HTMX (a list's result stays
+    where it is), else the whole stage."""
+    if htmx():
+        return render_template("pools/partials/_customer_one_answer.html", pool=pools.get_pool(pool_id),
+                               counts=pools.counts(pool_id), **context), status
     return customers_page(pool_id, status, **context)
 
 
@@ -141,7 +168,8 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
     forms = {name: ChannelForm(formdata=None, prefix=name, data=vars(s)) for name, s in current.items()}
     if edited is not None:
         forms[edited[0]] = edited[1]
-    previews = {name: message_preview(pool, s.subject, s.body, s.footer, name)
+    given = channels.sample_code(pool_id)
+    previews = {name: message_preview(pool, s.subject, s.body, s.footer, name, given)
                 for name, s in current.items()}
     return stage_page(pool_id, "channels", "pools/stage_channels.html", status, forms=forms,
                       previews=previews, channel_settings=current, with_message=channels.WITH_MESSAGE,
@@ -149,13 +177,16 @@ def channels_page(pool_id: int, status: int = 200, edited: tuple[str, ChannelFor
                       **send_context(pool_id, **overrides))
 
 
-def message_preview(pool, subject: str, body: str, footer: str, channel: str) -> dict:  # noqa: ANN001
-    """A channel's message filled in for a sample customer, with its SMS length."""
-    values = channels.sample_values(pool)
+def message_preview(pool, subject: str, body: str, footer: str, channel: str,  # noqa: ANN001
+                    given=None) -> dict:  # noqa: ANN001
+    """A channel's message filled in for a sample customer, with its SMS length; its links
+    open `given`'s voucher (a code the pool gave out) when there is one."""
+    values = channels.sample_values(pool, given)
     try:
         text = channels.render(body, values)
         out = {"subject": channels.render(subject, values), "body": text,
-               "footer": channels.render(footer, values), "error": None}
+               "footer": channels.render(footer, values), "error": None,
+               "link": values["voucher_url"] if given is not None else None}
     except DomainError as exc:  # a half-typed placeholder while editing
         return {"subject": "", "body": "", "footer": footer, "error": exc.message}
     if channel == "sms":
@@ -169,6 +200,8 @@ def send_context(pool_id: int, **overrides) -> dict:  # noqa: ANN003
     refusals = {name: transports.refusal(config, name) for name in CHANNEL_NAMES}
     context = {
         "audience": sending.audience_size(pool_id),
+        # Whom a marketer asks when a channel is not set up (an admin sets it up themselves).
+        "admins": accounts.admin_emails() if not all(not why for why in refusals.values()) else [],
         "ready": {name: not why for name, why in refusals.items()},
         # Set up, but refused for a reason the marketer should pass on to an admin.
         "blocked": {name: why for name, why in refusals.items()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
@@ -13,7 +13,7 @@ from ..services.errors import DomainError
 from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import CheckCodeForm, WindowForm
-from .pages import pool_values, stage_page
+from .pages import pool_values, stage_page, window_form
 
 STAGE_DAYS = 14  # the days stage 5's chart shows
 
@@ -23,7 +23,7 @@ STAGE_DAYS = 14  # the days stage 5's chart shows
 def redemption_stage(pool_id: int):
     """Stage 5: the redemption window and limit, a code check, and redemptions per day."""
     pool = pools.get_pool(pool_id)
-    form = WindowForm(obj=pool)
+    form = window_form(WindowForm, pool)
     status = 200
     if form.validate_on_submit():
         try:
@@ -32,6 +32,7 @@ def redemption_stage(pool_id: int):
             attach_refusal(form, exc)
             status = 422
         else:
+            flash("The redemption rules are saved.")
             return redirect(url_for("pools.redemption_stage", pool_id=pool_id))
     elif request.method == "POST":
         status = 422
@@ -58,7 +59,8 @@ def check_code(pool_id: int):
         return render_template("pools/partials/_check.html", verdict=verdict, check=form, wait=wait,
                                pool=pools.get_pool(pool_id)), status, headers
     page, status = stage_page(pool_id, "redemption", "pools/stage_redemption.html", status,
-                              form=WindowForm(obj=pools.get_pool(pool_id)), check=form,
+                              form=window_form(WindowForm, pools.get_pool(pool_id), posted=False),
+                              check=form,
                               verdict=verdict, wait=wait, per_day=report.per_day(pool_id, STAGE_DAYS))
     return page, status, headers
 

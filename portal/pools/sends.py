@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import queue
@@ -54,8 +54,10 @@ def send_progress(pool_id: int, job_id: int):
     """The progress panel alone, polled while the send runs; 286 stops the polling."""
     job = sending.get_job(pool_id, job_id)
     report = sending.progress(job.id)
+    # The panel's heading keeps the level of the page it is on (2 on the send's own page).
+    level = 2 if request.args.get("level") == "2" else 3
     body = render_template("pools/partials/_send_progress.html", pool=pools.get_pool(pool_id),
-                           report=report, channel_names=CHANNEL_NAMES)
+                           report=report, channel_names=CHANNEL_NAMES, level=level)
     return body, 200 if report.job.active else 286
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Response,
     abort,
+    flash,
     redirect,
     render_template,
     request,
@@ -40,8 +41,10 @@ from .pages import (
     file_job,
     generation_spec,
     message_preview,
+    one_answer,
     pool_values,
     stage_page,
+    window_form,
 )
 from .stages import STAGES
 
@@ -63,6 +66,7 @@ def new_pool():
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash(f"Pool “{pool.name}” created. Next, give it codes.")
             return redirect(url_for("pools.codes", pool_id=pool.id))
     status = 422 if request.method == "POST" else 200
     return render_template("pools/stage_pool.html", form=form, pool=None, stages=STAGES,
@@ -74,13 +78,14 @@ def new_pool():
 def edit_pool(pool_id: int):
     """Stage 1 for an existing pool."""
     pool = pools.get_pool(pool_id)
-    form = PoolForm(obj=pool)
+    form = window_form(PoolForm, pool)
     if form.validate_on_submit():
         try:
             pools.update_pool(pool_id, **pool_values(form))
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash("The pool's settings are saved.")
             return redirect(url_for("pools.codes", pool_id=pool_id))
     return stage_page(pool_id, "pool", "pools/stage_pool.html",
                       422 if request.method == "POST" else 200, form=form)
@@ -180,21 +185,26 @@ def customers(pool_id: int):
 @bp.post("/<id:pool_id>/customers/upload")
 @requires(*MARKETING)
 def assign_file(pool_id: int):
-    """Assign codes to every customer in the uploaded list."""
+    """Assign codes to every customer in the uploaded list, or add them to the campaign to
+    get codes with their messages. A list that asks for codes now from a pool without any
+    is stopped before anything is written, and the marketer chooses what to do."""
     form = CustomerListForm()
     if not form.validate_on_submit():
         return customers_answer(pool_id, 422, upload=form)
-    upload, now = form.file.data, form.when.data == "now"
+    upload = form.file.data
+    now = form.when.data == "now" and request.form.get("choice") != "send"
+    if now and not pools.counts(pool_id).available:
+        return customers_answer(pool_id, 409, empty_pool=True)
     try:
         if jobs.for_a_worker(jobs.size_of(upload.stream)):
             job = queue.queue_file("assign", pool_id, upload.stream, upload.filename or "upload",
                                    user_id=current_user.id, now=now)
-            return customers_answer(pool_id, 202, job=job, upload=form)
+            return customers_answer(pool_id, 202, job=job, upload=CustomerListForm(formdata=None))
         result = assignment.assign_file(pool_id, upload.stream, actor=current_actor(), now=now)
     except DomainError as exc:
         form.file.errors = [exc.message]
         return customers_answer(pool_id, 409 if exc.reason.startswith("pool_") else 422, upload=form)
-    return customers_answer(pool_id, 200, bulk=result, upload=form)
+    return customers_answer(pool_id, 200, bulk=result, upload=CustomerListForm(formdata=None))
 
 
 @bp.post("/<id:pool_id>/customers/add")
@@ -203,7 +213,7 @@ def assign_one(pool_id: int):
     """Add one customer by hand and give them a code."""
     form = CustomerForm()
     if not form.validate_on_submit():
-        return customers_answer(pool_id, 422, one=form)
+        return one_answer(pool_id, 422, one=form)
     data = CustomerData(customer_id=form.customer_id.data, email=form.email.data,
                         phone=form.phone.data, first_name=form.first_name.data,
                         last_name=form.last_name.data, email_consent=form.email_consent.data,
@@ -211,10 +221,9 @@ def assign_one(pool_id: int):
     try:
         given = assignment.assign_code(pool_id, data, actor=current_actor())
     except DomainError as exc:
-        attach_refusal(form, exc)
-        return customers_answer(pool_id, 422 if exc.reason.startswith("invalid") else 409, one=form)
-    return customers_answer(pool_id, 201 if given.new else 200, single=given,
-                            one=CustomerForm(formdata=None))
+        attach_refusal(form, exc, "customer_id")
+        return one_answer(pool_id, 422 if exc.reason.startswith("invalid") else 409, one=form)
+    return one_answer(pool_id, 201 if given.new else 200, single=given, one=CustomerForm(formdata=None))
 
 
 @bp.post("/<id:pool_id>/customers/resubscribe")
@@ -253,11 +262,13 @@ def save_channel(pool_id: int, channel: str):
     form = ChannelForm(prefix=channel)
     if form.validate_on_submit():
         try:
-            channels.save(pool_id, channel, enabled=form.enabled.data, subject=form.subject.data or "",
+            # Saving a channel chooses it for the campaign (stage 4 is then done).
+            channels.save(pool_id, channel, enabled=True, subject=form.subject.data or "",
                           body=form.body.data or "", footer=form.footer.data or "")
         except DomainError as exc:
             attach_refusal(form, exc)
         else:
+            flash(f"{channels.LABELS[channel]} saved: the campaign uses it.")
             return redirect(url_for("pools.channels_stage", pool_id=pool_id, _anchor=channel))
     return channels_page(pool_id, 422, edited=(channel, form))
 
@@ -269,7 +280,7 @@ def channel_preview(pool_id: int, channel: str):
     form = ChannelForm(prefix=channel, meta={"csrf": False})
     pool = pools.get_pool(pool_id)
     preview = message_preview(pool, form.subject.data or "", form.body.data or "",
-                              form.footer.data or "", channel)
+                              form.footer.data or "", channel, channels.sample_code(pool_id))
     return render_template("pools/partials/_message_preview.html", channel=channel, preview=preview)
 
 

@@ -211,3 +211,20 @@ def set_active(user_id: int, active: bool | None) -> User:
         user.active = (not user.active) if active is None else active
         _raise_session_version(session, user_id)
     return user
+
+
+def set_user_timezone(user_id: int, timezone: str | None) -> User:
+    """The zone the user's pages show times in (empty: the portal's, PORTAL_TIMEZONE)."""
+    zone = store_timezone(timezone)  # the same rule as a store's zone
+    with write_transaction() as session:
+        user = session.get(User, user_id, populate_existing=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.", reason="unknown_user")
+        user.timezone = zone
+    return user
+
+
+def admin_emails() -> list[str]:
+    """Whom a marketer asks to set up what only an admin can: the active admins."""
+    return list(db.session.scalars(select(User.email).where(
+        User.role == Role.ADMIN.value, User.active).order_by(User.email)))

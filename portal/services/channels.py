@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Channel, ChannelSetting, Code, CodeStatus, Pool, utcnow
 from .codes import effective_expiry, expiry_text
 from .errors import InvalidInput
-from .links import customer_url_maker, voucher_url_maker
+from .links import customer_url_maker, sample_links, voucher_url_maker
 from .pools import load_pool
 from .tx import write_transaction
 
@@ -111,13 +111,26 @@ def render(text: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text)
 
 
-def sample_values(pool: Pool) -> dict[str, str]:
-    """What a preview shows for a customer: a sample code, not one from the pool."""
+def sample_values(pool: Pool, given: Code | None = None) -> dict[str, str]:
+    """What a preview shows for a customer: a sample code, not one from the pool, and
+    links on the portal's public address (PUBLIC_BASE_URL). With `given` (a code the pool
+    gave out: sample_code) the links are that voucher's, so the preview's link opens a
+    real voucher page of the campaign."""
     ends = pool.valid_until or (datetime.now(UTC) + timedelta(days=30))
+    links = sample_links()
+    if given is not None:
+        links.update(voucher_url=voucher_url_maker()(given.id),
+                     wallet_url=customer_url_maker()(given.customer_id))
     return {"code": "SAMPLE-CODE-1234", "first_name": "Maria", "benefit": pool.benefit or pool.name,
-            "expires_at": expiry_text(ends), "voucher_url": "https://example.com/v/sample",
-            "wallet_url": "https://example.com/v/c/sample",
-            "unsubscribe_url": "https://example.com/u/sample"}
+            "expires_at": expiry_text(ends), **links}
+
+
+def sample_code(pool_id: int) -> Code | None:
+    """A code the pool gave out (the first), whose voucher page a preview can link to."""
+    return db.session.scalars(select(Code).where(
+        Code.pool_id == pool_id, Code.customer_id.is_not(None),
+        Code.status.in_((CodeStatus.ASSIGNED.value, CodeStatus.REDEEMED.value)),
+    ).order_by(Code.id).limit(1)).first()
 
 
 def sms_length(text: str) -> tuple[int, int, str]:

@@ -97,6 +97,14 @@ def unsubscribe_url_maker():  # noqa: ANN201
     return lambda customer_pk: prefix + make_token(UNSUBSCRIBE, customer_pk, secret)
 
 
+def sample_links() -> dict[str, str]:
+    """The customer's links as a preview or a test shows them: on the public address, in
+    their real shape, with a token ("sample") that opens nothing."""
+    return {"voucher_url": _public_url("voucher.show", token="sample"),
+            "wallet_url": _public_url("voucher.wallet", token="sample"),
+            "unsubscribe_url": _public_url("optout.unsubscribe", token="sample")}
+
+
 def pool_url(pool_id: int) -> str:
     """The pool's page in the portal, for an alert email."""
     return _public_url("pools.pool_page", pool_id=pool_id)

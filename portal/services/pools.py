@@ -44,6 +44,11 @@ PER_CUSTOMER_LIMIT_MIN, PER_CUSTOMER_LIMIT_MAX = 1, 1_000_000
 LOW_STOCK_THRESHOLD_MIN, LOW_STOCK_THRESHOLD_MAX = 0, 2**31 - 1  # a 32-bit column
 _WHOLE = {"per_customer_limit": (PER_CUSTOMER_LIMIT_MIN, PER_CUSTOMER_LIMIT_MAX),
           "low_stock_threshold": (LOW_STOCK_THRESHOLD_MIN, LOW_STOCK_THRESHOLD_MAX)}
+# How a refusal names each setting: the words people read on the page (the API names the
+# field itself in its answer's `fields`).
+SAID = {"benefit": "What the customer gets", "description": "The description", "terms": "The terms",
+        "per_customer_limit": "Codes per customer", "low_stock_threshold": "The low-stock warning",
+        "valid_from": "The start", "valid_until": "The end"}
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ def _check(values: dict[str, Any]) -> None:
         if values[field] is None:
             values[field] = ""  # no text is an empty one: the columns hold no NULL
         elif not isinstance(values[field], str):
-            raise InvalidInput(f"{field} must be text.", field=field)
+            raise InvalidInput(f"{SAID[field]} must be text.", field=field)
         elif len(values[field]) > most:
-            raise InvalidInput(f"The {field} is at most {most:,} characters; this one has "
+            raise InvalidInput(f"{SAID[field]} is at most {most:,} characters; this one has "
                                f"{len(values[field]):,}.", field=field)
     if "barcode_format" in values and values["barcode_format"] not in set(BarcodeFormat):
         choices = ", ".join(BarcodeFormat)
@@ -90,19 +95,21 @@ def _check(values: dict[str, Any]) -> None:
         if field in values:
             value = values[field]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise InvalidInput(f"{field} must be a whole number from {low} to {high:,}.", field=field)
+                raise InvalidInput(f"{SAID[field]} must be a whole number from {low} to {high:,}.",
+                                   field=field)
     for field in ("valid_from", "valid_until"):
         value = values.get(field)
         if value is not None and not isinstance(value, datetime):
-            raise InvalidInput(f"{field} must be a date and time.", field=field)
+            raise InvalidInput(f"{SAID[field]} must be a date and time.", field=field)
         if value is not None and not in_range(value):
-            raise InvalidInput(f"{field} must be in the years {FIRST_YEAR} to {LAST_YEAR}.", field=field)
+            raise InvalidInput(f"{SAID[field]} must be in the years {FIRST_YEAR} to {LAST_YEAR}.",
+                               field=field)
 
 
 def _check_window(pool: Pool) -> None:
     if pool.valid_from and pool.valid_until and pool.valid_until <= pool.valid_from:
         # Two fields together: the API answers 422 with this reason, not 400.
-        raise InvalidInput("valid_until must be after valid_from.", field="valid_until",
+        raise InvalidInput("The end must be after the start.", field="valid_until",
                            reason="invalid_window")
 
 

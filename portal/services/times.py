@@ -51,8 +51,9 @@ def parse_moment(raw: str, *, end_of_day: bool = False) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-# Time zones. A store shows its tills' times in its own IANA zone; everything else (the
-# marketer's pages, the customer's page) in the portal's, PORTAL_TIMEZONE.
+# Time zones. A store shows its tills' times in its own IANA zone; a signed-in person's
+# pages in the zone on their profile; everything else (the customer's page) in the
+# portal's, PORTAL_TIMEZONE.
 DEFAULT_ZONE = "UTC"
 ZONE_MAX_LENGTH = 64  # Store.timezone's column
 
@@ -85,12 +86,34 @@ def zone_label(local: datetime) -> str:
     return name if name.isalpha() else f"UTC{name}"
 
 
+def person_zone(person: object | None) -> str:
+    """The zone a person's pages show times in: the one set on their profile, else the
+    portal's."""
+    own = getattr(person, "timezone", None)
+    return own if is_zone(own) else portal_zone()
+
+
 def for_person(moment: datetime | None, zone: str | None = None,
-               fmt: str = "%d %b %Y %H:%M") -> str:
+               fmt: str = "%d %b %Y %H:%M", person: object | None = None) -> str:
     """A moment written for a person in a zone, which it names: "01 Jul 2026 14:00 CEST".
-    The portal's zone unless one is given; an unknown zone name falls back to it."""
+    The zone given (a till's store's), else the person's own (person_zone), else the
+    portal's; an unknown zone name falls back to the portal's."""
     if moment is None:
         return "—"
-    zone = zone if is_zone(zone) else portal_zone()
+    zone = zone if is_zone(zone) else person_zone(person)
     local = as_utc(moment).astimezone(zoneinfo.ZoneInfo(zone))
     return f"{local.strftime(fmt)} {zone_label(local)}"
+
+
+def to_local(moment: datetime | None, zone: str) -> datetime | None:
+    """A stored moment as a person's date-time picker shows it: their zone, no zone attached."""
+    if moment is None:
+        return None
+    return as_utc(moment).astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def from_local(moment: datetime | None, zone: str) -> datetime | None:
+    """What a person picked in their zone (no zone attached), as the UTC moment it is."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)

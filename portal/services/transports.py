@@ -1,5 +1,6 @@
 """The outside services that carry messages: an SMTP server, an SMS provider's HTTP
-API and a webhook receiver, configured from the environment."""
+API and a webhook receiver, configured from the environment or, for email and SMS, on the
+admin's channel page (every entry point reads them through transport_settings.effective)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..models import Transport
 from . import message_bytes, webhooks
 from .addresses import is_loopback_host
+from .transport_settings import SMTP_SECURITIES, effective, from_environment
 from .urls import without_credentials
 
 if TYPE_CHECKING:
@@ -87,11 +89,10 @@ class Email:
 NAMES = {Transport.EMAIL: "email", Transport.SMS: "SMS", Transport.WEBHOOK: "webhook"}
 
 
-SMTP_SECURITIES = ("none", "starttls", "tls")
-
 
 def configured(config: Mapping, transport: str) -> bool:
     """Whether the transport has what it needs to send (it may still refuse: refusal())."""
+    config = effective(config)
     if transport == Transport.EMAIL:
         return bool(config.get("SMTP_HOST") and config.get("MAIL_FROM"))
     if transport == Transport.SMS:
@@ -105,6 +106,7 @@ def smtp_refusal(config: Mapping) -> str | None:
     """Why the SMTP settings must not be used, or None: an unknown SMTP_SECURITY, or a
     password that would cross the network readable (a sign-in without TLS to a server
     other than this machine, unless SMTP_ALLOW_PLAIN_AUTH says so)."""
+    config = effective(config)
     security = (config.get("SMTP_SECURITY") or "none").lower()
     if security not in SMTP_SECURITIES:
         return f"SMTP_SECURITY is {security!r}; use none, starttls or tls."
@@ -120,32 +122,43 @@ def smtp_refusal(config: Mapping) -> str | None:
 def refusal(config: Mapping, transport: str) -> str | None:
     """Why nothing can be sent on the transport now, or None when it is ready: the one
     rule behind the send buttons, a send's start and the admin page."""
+    config = effective(config)
     if not configured(config, transport):
-        return (f"The {transport} channel is not configured; an admin sets it up in the "
-                "server's environment.")
+        return (f"The {transport} channel is not set up; an admin sets it up on the "
+                "portal's channel page.")
     if transport == Transport.EMAIL:
         return smtp_refusal(config)
     return None
 
 
 def describe(config: Mapping) -> list[dict]:
-    """Each channel's configuration as an admin may see it: no secrets, only whether set."""
+    """Each channel's configuration as an admin may see it: no secrets, only whether set,
+    and where it comes from (the environment, or the channel page)."""
+    config = effective(config)
     security = config.get("SMTP_SECURITY") or "none"
     return [
         {"channel": Transport.EMAIL, "configured": configured(config, Transport.EMAIL),
+         "source": _source(config, Transport.EMAIL),
          "warning": smtp_refusal(config) if config.get("SMTP_HOST") else None,
          "settings": [("SMTP server", f"{config.get('SMTP_HOST') or '—'}:{config.get('SMTP_PORT')}"),
                       ("Security", security), ("From", config.get("MAIL_FROM") or "—"),
                       ("User", config.get("SMTP_USERNAME") or "—"),
                       ("Password", "set" if config.get("SMTP_PASSWORD") else "not set")]},
         {"channel": Transport.SMS, "configured": configured(config, Transport.SMS), "warning": None,
+         "source": _source(config, Transport.SMS),
          "settings": [("Provider URL", _shown(config.get("SMS_URL"))),
                       ("Token", "set" if config.get("SMS_TOKEN") else "not set")]},
         {"channel": Transport.WEBHOOK, "configured": configured(config, Transport.WEBHOOK),
-         "warning": None,
+         "warning": None, "source": "environment" if configured(config, Transport.WEBHOOK) else None,
          "settings": [("URL", _shown(config.get("WEBHOOK_URL"))),
                       ("Signing secret", _secret_kind(config.get("WEBHOOK_SECRET") or ""))]},
     ]
+
+
+def _source(config: Mapping, transport: str) -> str | None:
+    if not configured(config, transport):
+        return None
+    return "environment" if from_environment(config, transport) else "channel page"
 
 
 def _secret_kind(secret: str) -> str:
@@ -163,6 +176,7 @@ class Mailer:
     """One SMTP connection reused for many messages, reopened when the server drops it."""
 
     def __init__(self, config: Mapping) -> None:
+        config = effective(config)
         self.host = config.get("SMTP_HOST") or ""
         self.port = int(config.get("SMTP_PORT") or 25)
         self.security = (config.get("SMTP_SECURITY") or "none").lower()
@@ -311,6 +325,7 @@ class SmsSender:
     """Posts one text message per call to the SMS provider's HTTP API."""
 
     def __init__(self, config: Mapping) -> None:
+        config = effective(config)
         self.url = config.get("SMS_URL") or ""
         self.token = config.get("SMS_TOKEN") or ""
         self.body = json.loads(config.get("SMS_BODY") or SMS_BODY_DEFAULT)

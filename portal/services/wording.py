@@ -47,3 +47,26 @@ VALID = Wording("VALID", "ready", "Valid: this code can be redeemed.",
 REDEEMED = Wording("REDEEMED", "done", "Redeemed: the benefit can be given.",
                    "This voucher was used.", prompt="done")
 UNDONE = Wording("UNDONE", "undone", "The redemption was undone: the code can be redeemed again.")
+
+# Why a line of a file was left out, as the pages say it: a code file's lines, and a
+# customer list's. The reasons stay machine-readable everywhere else (the API, the CSV of
+# rejected lines, the history).
+LINE_REASONS = {
+    "too_short": "too short",
+    "too_long": "too long",
+    "invalid_characters": "with characters a code may not have",
+    "duplicate_in_file": "twice in the file",
+    "already_in_pool": "already in this pool",
+    "in_other_pool": "already in another pool",
+    "invalid_expiry": "with an expiry date that cannot be read",
+    "not_ean13": "not an EAN-13 code",
+    "invalid_email": "with an email address that is not one",
+    "invalid_phone": "with a phone number that is not one",
+    "missing_customer_id": "without a customer_id",
+    "pool_exhausted": "with no code left to give",
+}
+
+
+def line_reason(reason: str) -> str:
+    """A left-out line's reason in words (an unknown one with its underscores as spaces)."""
+    return LINE_REASONS.get(reason, reason.replace("_", " "))

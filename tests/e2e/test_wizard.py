@@ -50,9 +50,13 @@ def test_marketer_runs_the_wizard(page: Page, portal, axe, tmp_path):
     page.get_by_label("File (CSV or text)").set_input_files(str(DATA / "codes-partner-export.csv"))
     page.get_by_role("button", name="Upload and import").click()
     result = page.locator("#import-result")
-    expect(result).to_contain_text("200 imported")
+    expect(result).to_contain_text("200 codes imported")
+    expect(result).to_contain_text("1 too short")  # the summary, by reason
+    expect(page.get_by_label("File (CSV or text)")).to_have_value("")  # the form is ready again
     # static/portal.js follows the upload (once an hx-on attribute, which the CSP forbids).
     expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
+    expect(result.locator("table")).not_to_be_visible()  # the lines wait in a <details>
+    result.get_by_text("Lines left out: all 3").click()
     expect(result.locator("table")).to_contain_text("HELLO WORLD")
     expect(result.locator("table")).to_contain_text("too short")
     expect(page.locator("#pool-counts")).to_contain_text("200 available")
@@ -87,8 +91,8 @@ def test_marketer_runs_the_wizard(page: Page, portal, axe, tmp_path):
     download.value.save_as(saved)
     lines = saved.read_text().splitlines()
     assert lines[0].startswith("customer_id,first_name,email") and len(lines) == 121
-    page.locator("#email-enabled").check()
-    page.get_by_role("button", name="Save Email").click()
+    page.get_by_role("button", name="Save and use the email").click()
+    expect(page.get_by_role("status").filter(has_text="Email saved: the campaign uses it.")).to_be_visible()
     expect(page.locator("#email-body")).to_have_value("Hi {{ first_name }}, your code is {{ code }}.")
 
     # 5. Redemption: check a code as a cashier would see it
@@ -111,11 +115,11 @@ def test_the_wizard_works_without_javascript(new_context, portal):
     expect(page.get_by_role("heading", name="2. Codes")).to_be_visible()
     page.get_by_label("File (CSV or text)").set_input_files(str(DATA / "codes-plain.txt"))
     page.get_by_role("button", name="Upload and import").click()
-    expect(page.locator("#import-result")).to_contain_text("300 imported")
+    expect(page.locator("#import-result")).to_contain_text("300 codes imported")
     expect(page.locator("#pool-counts")).to_contain_text("300 available")
     page.get_by_role("link", name="Continue to customers").click()
     page.get_by_label("Customer ID").fill("C1")
     page.get_by_role("button", name="Add and assign a code").click()
-    expect(page.locator("#assign-result")).to_contain_text("Assigned")
+    expect(page.locator("#one-panel")).to_contain_text("Assigned")
     expect(page.locator("#pool-counts")).to_contain_text("1 assigned")
     context.close()

@@ -53,6 +53,7 @@ PUBLIC = {"auth.login", "auth.logout", "main.index", "main.healthz", "main.favic
           # The customer's signed link, and the SMS provider's bearer token (tests/services/test_consent.py).
           "optout.unsubscribe_page", "optout.unsubscribe", "optout.sms_inbound"}
 ROLES = {
+    "auth.profile": {"admin", "marketer", "cashier"},  # anyone signed in: their own time zone
     "pools.undo_redemption": {"admin"},
     "pools.": {"admin", "marketer"},
     "cashier.": {"admin", "cashier"},

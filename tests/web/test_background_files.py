@@ -51,13 +51,13 @@ def test_a_large_import_runs_in_the_background_and_reports_when_done(htmx, as_ro
     run_queue()
     done = htmx.get(f"/pools/{pool_id}/jobs/{job.id}")
     assert done.status_code == 286
-    assert "<strong>50</strong> imported, <strong>1</strong> rejected" in done.text
+    assert "<strong>50</strong> codes imported, <strong>1</strong> line left out" in done.text
     assert 'id="pool-counts"' in done.text and "hx-swap-oob" in done.text
     assert pools.counts(pool_id).available == 50
     assert not list((Path(app.instance_path) / "uploads").iterdir())  # the upload is cleaned up
     # Without JavaScript, the stage page shows the same result.
     page = as_role("marketer").get(f"/pools/{pool_id}/codes?job={job.id}")
-    assert "<strong>50</strong> imported" in page.text
+    assert "<strong>50</strong> codes imported" in page.text
 
 
 def test_a_malformed_large_file_fails_and_changes_nothing(htmx, app):
@@ -107,14 +107,15 @@ def test_a_large_customer_list_can_wait_for_the_send(htmx, as_role, app):
     assert pools.counts(pool_id).assigned == 0
     # Stage 3 counts as done: the customers are in, their codes come with the send.
     stepper = as_role("marketer").get(f"/pools/{pool_id}/channels").text
-    assert re.search(r'3\. Customers</span>\s*<span class="visually-hidden">\(done\)', stepper)
+    assert re.search(r'Stage 3:</span>\s*<span class="step-label">Customers</span>\s*'
+                     r'<span class="visually-hidden">\(done\)', stepper)
 
 
 def test_small_uploads_still_answer_at_once(htmx, app):
     app.config["BACKGROUND_FILE_BYTES"] = 10_000
     pool_id = pools.create_pool("Small").id
     answer = upload(htmx, pool_id, codes_file(5))
-    assert answer.status_code == 200 and "<strong>5</strong> imported" in answer.text
+    assert answer.status_code == 200 and "<strong>5</strong> codes imported" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 

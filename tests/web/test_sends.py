@@ -34,7 +34,11 @@ def test_stage_four_offers_the_configured_channels(as_role, pool_id):
     assert "reaches <strong>6</strong> customers" in page.text
     assert "Send by email" in page.text
     assert "Send by SMS" not in page.text
-    assert "Not set up on this server: SMS, webhook" in page.text
+    assert "Not set up yet: SMS, webhook." in page.text
+    # A marketer is told whom to ask; an admin is taken to where it is set up.
+    assert "Ask an admin to set them up" in page.text and "mailto:" in page.text
+    assert "/admin/channels" not in page.text
+    assert "/admin/channels" in as_role("admin").get(f"/pools/{pool_id}/channels").text
 
 
 def test_stage_four_says_why_email_is_refused(app, as_role, pool_id):
@@ -83,7 +87,7 @@ def test_a_second_click_follows_the_running_send(as_role, pool_id):
 def test_an_unconfigured_channel_says_so_and_starts_nothing(as_role, pool_id):
     marketer = as_role("marketer")
     answer = marketer.post(f"/pools/{pool_id}/sends/sms", follow_redirects=True)
-    assert "The sms channel is not configured" in answer.text
+    assert "The sms channel is not set up" in answer.text
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 

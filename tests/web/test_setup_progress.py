@@ -7,12 +7,16 @@ import io
 import re
 
 import pytest
+from sqlalchemy import func, select
 
+from portal.extensions import db
+from portal.models import Customer
 from portal.services import assignment, channels, generation, imports, pools, redemption
 from tests.conftest import DATA
 from tests.helpers import customer, upload
 
-STEP_DONE = re.compile(r'(\d)\. [\w ]+</span>\s*<span class="visually-hidden">\(done\)')
+STEP_DONE = re.compile(r'Stage (\d):</span>\s*<span class="step-label">[\w ]+</span>\s*'
+                       r'<span class="visually-hidden">\(done\)')
 
 
 @pytest.fixture
@@ -103,14 +107,23 @@ def test_a_refused_redemption_form_reviews_nothing(marketer):
     assert 5 not in ticked(marketer, pool_id, "redemption")
 
 
-def test_a_customer_list_that_got_nobody_a_code_does_not_tick_customers(marketer):
-    """Uploaded to a pool without codes: everyone joins the campaign, nobody gets a code,
-    and no code is left to give them with the send."""
+def test_a_list_for_a_pool_without_codes_is_stopped_and_the_marketer_chooses(marketer):
+    """Sent to a pool without codes for codes now: stopped before anything is written,
+    with the choice to add the customers for codes later. Added so, nobody holds a code
+    and none is left to give them with the send, so stage 3 stays open."""
     pool_id = pools.create_pool("Spring").id
     with open(DATA / "customers.csv", "rb") as fh:
         answer = marketer.post(f"/pools/{pool_id}/customers/upload",
                                data={"file": (fh, "customers.csv"), "when": "now"})
-    assert answer.status_code == 200 and "<strong>0</strong> assigned" in answer.text
+    assert answer.status_code == 409 and "This pool has no codes to give" in answer.text
+    assert "Add these customers to the campaign now" in answer.text and "Nothing was written" in answer.text
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
+    with open(DATA / "customers.csv", "rb") as fh:
+        chosen = marketer.post(f"/pools/{pool_id}/customers/upload",
+                               data={"file": (fh, "customers.csv"), "when": "now", "choice": "send"})
+    assert chosen.status_code == 200 and "added to the campaign" in chosen.text
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 120
+    assert pools.counts(pool_id).assigned == 0
     assert 3 not in ticked(marketer, pool_id, "customers")
     assert on_dashboard(marketer) == on_pool_page(marketer, pool_id) == "stage 2 of 5: Codes"
 

@@ -136,3 +136,45 @@ def test_portal_timezone_defaults_to_utc_and_a_wrong_one_stops_the_start(monkeyp
     monkeypatch.setenv("PORTAL_TIMEZONE", "Central European Time")
     with pytest.raises(ValueError, match="PORTAL_TIMEZONE"):
         create_app(database)
+
+
+def test_a_person_reads_times_in_the_zone_of_their_profile(redeemed, as_role):
+    marketer = as_role("marketer")
+    saved = marketer.post("/profile", data={"timezone": "Asia/Tokyo"})
+    assert saved.status_code == 302
+    assert "times are shown in Asia/Tokyo" in marketer.get("/profile").text
+    stage_5 = marketer.post(f"/pools/{redeemed['pool_id']}/redemption/check",
+                            data={"code": "SPRI-0001"}, headers=HX)
+    assert "Redeemed 01 Jul 2026 21:00 JST at Main street." in stage_5.text
+    # The customer's page is the customer's: the portal's zone, whoever opens it.
+    voucher = marketer.get(voucher_url(redeemed["code_id"]).removeprefix("http://portal.test"))
+    assert "Used on 01 Jul 2026 08:00 EDT" in voucher.text
+    # Everyone else still reads the portal's zone.
+    assert "Redeemed 01 Jul 2026 08:00 EDT" in as_role("admin").post(
+        f"/pools/{redeemed['pool_id']}/redemption/check", data={"code": "SPRI-0001"}, headers=HX).text
+    # Empty again: the portal's zone.
+    marketer.post("/profile", data={"timezone": ""})
+    assert db.session.scalar(select(User.timezone).where(User.email == "marketer@example.com")) is None
+
+
+def test_a_wrong_zone_on_the_profile_is_refused_beside_its_field(users, as_role):
+    marketer = as_role("marketer")
+    refused = marketer.post("/profile", data={"timezone": "Mars/Olympus"})
+    assert refused.status_code == 422
+    assert 'id="timezone-error"' in refused.text and "is not a time zone" in refused.text
+    assert db.session.scalar(select(User.timezone).where(User.email == "marketer@example.com")) is None
+
+
+def test_the_redemption_window_is_picked_in_the_persons_zone(users, as_role):
+    pool_id = pools.create_pool("Summer").id
+    marketer = as_role("marketer")
+    marketer.post("/profile", data={"timezone": "Europe/Warsaw"})
+    saved = marketer.post(f"/pools/{pool_id}/redemption", data={
+        "valid_from": "2030-07-01T14:00", "valid_until": "2030-07-31T23:59", "per_customer_limit": 1})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    pool = pools.get_pool(pool_id)
+    assert pool.valid_from.astimezone(UTC) == datetime(2030, 7, 1, 12, 0, tzinfo=UTC)  # CEST is UTC+2
+    page = marketer.get(f"/pools/{pool_id}/redemption").text
+    assert 'value="2030-07-01T14:00"' in page and "Europe/Warsaw" in page
+    assert "The redemption rules are saved." in page  # the confirmation after the save

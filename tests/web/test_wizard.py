@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
+from sqlalchemy import select
 
+from portal.extensions import db
+from portal.models import Code
 from portal.services import assignment, imports, pools, redemption
+from portal.services.links import voucher_url
 from tests.conftest import DATA
 from tests.helpers import customer, upload
 
@@ -20,6 +25,11 @@ def marketer(as_role):
 @pytest.fixture
 def pool_id(app) -> int:
     return pools.create_pool("Spring", benefit="10% off shoes").id
+
+
+def visible_text(html: str) -> str:
+    """What a person reads on the page: its text without the markup."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<main", 1)[-1]))
 
 
 def test_create_a_pool_then_land_on_codes(marketer):
@@ -41,7 +51,13 @@ def test_pool_errors_sit_beside_their_fields(marketer, pool_id):
     backwards = marketer.post("/pools/new", data={
         "name": "Later", "barcode_format": "qr", "per_customer_limit": 1,
         "valid_from": "2030-01-02T00:00", "valid_until": "2030-01-01T00:00"})
-    assert backwards.status_code == 422 and "valid_until must be after" in backwards.text
+    assert backwards.status_code == 422
+    said = visible_text(backwards.text)
+    assert "The end must be after the start." in said and "valid_until" not in said
+    nobody = marketer.post("/pools/new", data={"name": "None each", "barcode_format": "qr",
+                                               "per_customer_limit": 0})
+    assert nobody.status_code == 422 and "This field is required" not in nobody.text
+    assert "Each customer may hold from 1 to 1,000,000 codes." in visible_text(nobody.text)
     taken = marketer.post("/pools/new", data={"name": "Spring", "barcode_format": "qr",
                                               "per_customer_limit": 1})
     assert taken.status_code == 422 and "already exists" in taken.text
@@ -51,7 +67,9 @@ def test_import_shows_summary_rejected_lines_and_csv(htmx, marketer, pool_id):
     with open(DATA / "codes-partner-export.csv", "rb") as fh:
         answer = htmx.post(f"/pools/{pool_id}/codes/import", data={"file": (fh, "partner.csv")})
     assert answer.status_code == 200
-    assert "<strong>200</strong> imported" in answer.text and "duplicate in file" in answer.text
+    assert "<strong>200</strong> codes imported" in answer.text
+    assert "twice in the file</li>" in answer.text  # a summary by reason, in words
+    assert "<details" in answer.text and "Lines left out: all 3" in answer.text
     assert 'hx-swap-oob="true"' in answer.text  # the counts update in the same response
     link = answer.text.split('href="')[-1].split('"')[0]
     report = marketer.get(link)
@@ -80,6 +98,8 @@ def test_generate_preview_and_generate(htmx, marketer, pool_id):
     preview = htmx.get(f"/pools/{pool_id}/codes/preview",
                        query_string={"charset": "numeric", "pattern": "GIFT-####", "count": 5})
     assert "GIFT-" in preview.text and "Room for 10,000" in preview.text
+    vast = htmx.get(f"/pools/{pool_id}/codes/preview", query_string={"charset": "alphanumeric", "length": 10})
+    assert "Room for more than" in vast.text and "trillion more codes" in vast.text
     bad = htmx.get(f"/pools/{pool_id}/codes/preview", query_string={"pattern": "NOHASH"})
     assert "at least one #" in bad.text
     made = htmx.post(f"/pools/{pool_id}/codes/generate", data={
@@ -113,6 +133,15 @@ def test_channels_messages_preview_and_export(htmx, marketer, pool_id):
     assignment.assign_code(pool_id, customer("C1", first_name="Maria", email="m@example.com"))
     page = marketer.get(f"/pools/{pool_id}/channels")
     assert "Preview for a sample customer" in page.text and "SAMPLE-CODE-1234" in page.text
+    # The preview's link is a real voucher of the campaign, on the portal's public address.
+    given = db.session.scalar(select(Code.id).where(Code.code == "SPRI-0001"))
+    assert f'href="{voucher_url(given)}"' in page.text and voucher_url(given).startswith("http://portal.test/v/")
+    assert "example.com/v/sample" not in page.text
+    # The message box has room for the whole default email (7 lines), and grows with it.
+    box = re.search(r'<textarea[^>]*id="email-body"[^>]*>', page.text).group(0)
+    rows = int(re.search(r'rows="(\d+)"', box).group(1))
+    assert rows >= 8 and 'class="grows"' in box
+    assert "Use this channel" not in page.text and "in use" not in page.text
     preview = htmx.post(f"/pools/{pool_id}/channels/sms/preview",
                         data={"sms-body": "Hi {{ first_name }}, code {{ code }} ☕"})
     assert "Hi Maria, code SAMPLE-CODE-1234" in preview.text and "Unicode" in preview.text
@@ -120,7 +149,9 @@ def test_channels_messages_preview_and_export(htmx, marketer, pool_id):
         "email-enabled": "y", "email-subject": "For you, {{ first_name }}",
         "email-body": "Use {{ code }}", "email-footer": "Unsubscribe any time."})
     assert saved.status_code == 302
-    assert "For you, Maria" in marketer.get(f"/pools/{pool_id}/channels").text
+    after = marketer.get(f"/pools/{pool_id}/channels").text
+    assert "For you, Maria" in after
+    assert "Email saved: the campaign uses it." in after and 'class="pill pill-ok">in use' in after
     broken = marketer.post(f"/pools/{pool_id}/channels/email",
                            data={"email-enabled": "y", "email-body": "Use {{ code"})
     assert broken.status_code == 422 and "broken placeholder" in broken.text

@@ -18,8 +18,8 @@ from ...models import EventDelivery, EventEndpoint, OutboxEvent, utcnow
 from .. import events, transports, webhooks
 from ..errors import DomainError, NotFound
 from ..replenishment.fetch import guarded_post
-from ..replenishment.secrets import unseal
 from ..replenishment.settings import allowed_networks
+from ..secrets import unseal
 from ..tx import write_transaction
 
 PENDING, DELIVERED = "pending", "delivered"

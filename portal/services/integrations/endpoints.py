@@ -13,8 +13,8 @@ from sqlalchemy import update as sql_update
 from ...extensions import db
 from ...models import EventDelivery, EventEndpoint, utcnow
 from ..errors import Conflict, InvalidInput, NotFound
-from ..replenishment.secrets import seal
 from ..replenishment.settings import URL_MAX, check_url  # noqa: F401 (URL_MAX: the API's limit)
+from ..secrets import seal
 from ..tx import write_transaction
 from ..webhooks import SECRET_PREFIX
 from .delivery import due_now

@@ -7,10 +7,10 @@ server that says nothing changed (ETag / Last-Modified) is not even downloaded. 
 run per pool at a time, whichever worker or command starts it.
 
 The package's jobs, each in its module: `settings` (the fields, their checks and the
-schedule), `secrets` (sealing the partner's token and password), `fetch` (the guarded
-HTTP client), the three sources `url_source`, `drop_folder` and `top_up`, `record`
-(each run's record and the history) and `runs` (one run per pool at a time, now or on
-the schedule). Importing it is cheap: requests and cryptography load when first used.
+schedule), `fetch` (the guarded HTTP client), the three sources `url_source`,
+`drop_folder` and `top_up`, `record` (each run's record and the history) and `runs`
+(one run per pool at a time, now or on the schedule). Importing it is cheap: requests
+and cryptography load when first used.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from ...models import Replenishment, utcnow
 from ..addresses import Network, host_address, parse_networks, refusal
 from ..errors import InvalidInput
 from ..pools import load_pool
+from ..secrets import seal
 from ..tx import write_transaction
-from .secrets import seal
 
 FIELDS = ("url", "bearer_token", "username", "password", "every_hours", "daily_at", "drop_folder",
           "top_up_count", "top_up_cap")

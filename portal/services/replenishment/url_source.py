@@ -14,11 +14,11 @@ from sqlalchemy import update
 
 from ...models import Replenishment, ReplenishmentRun
 from ..errors import DomainError
+from ..secrets import unseal
 from ..tx import write_transaction
 from ..urls import without_credentials
 from .fetch import guarded_get
 from .record import import_file, record
-from .secrets import unseal
 from .settings import allowed_networks
 
 FETCH_TIMEOUT = 30

@@ -1,4 +1,6 @@
-"""The partner's token and password, sealed with a key derived from SECRET_KEY."""
+"""Secrets the portal must read back (a partner's token and password, a webhook endpoint's
+signing secret, the SMTP password and SMS token saved on the channel page), sealed with a
+key derived from SECRET_KEY."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ def _fernet() -> Fernet:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+    # The label is the one the first sealed secrets (replenishment's) were made with: kept,
+    # so everything sealed before still opens.
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                info=b"voucher-portal replenishment secrets").derive(
         current_app.config["SECRET_KEY"].encode())
