@@ -26,7 +26,7 @@ from . import alerts, history, pools
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
-from .integrations import voucher_events
+from .integrations import outbox, voucher_events
 from .loading import is_live
 from .tx import is_postgresql, write_transaction
 from .wording import REASONS, REDEEMED, REFUSALS, UNDONE, VALID, Wording  # noqa: F401  (read from here)
@@ -155,7 +155,8 @@ def redeem(
             values = {"code_id": code.id, "store_id": store_id, "user_id": actor.user_id,
                       "api_key_id": actor.api_key_id, "order_ref": order_ref,
                       "idempotency_key": idempotency_key, "redeemed_at": now}
-            if is_postgresql():
+            one_statement = is_postgresql()
+            if one_statement:  # the history event is written by the same statement
                 new_id = _redeem_in_one_statement(session, code, before, values)
             else:
                 new_id = _redeem_step_by_step(session, code, before, values)
@@ -163,7 +164,10 @@ def redeem(
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
                 raise refusal(verdict_for(find_code(raw)))
-            record(session, code, before, values, new_id)
+            if not one_statement:
+                history.record(session, code_id=code.id, pool_id=code.pool_id,
+                               customer_id=code.customer_id, **_history_values(before, values))
+            voucher_events.redeemed(session, code, new_id, values)
             redemption = answer_for(session, code, new_id, values)
         metrics.redeemed()
         return redemption
@@ -178,13 +182,8 @@ def redeem(
 
 def record(session: Session, code: Code, before: str, values: dict, redemption_id: int) -> None:
     """The redemption's history event (who, where, which order) and its outgoing event."""
-    order_ref = values["order_ref"]
     history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
-                   kind="redeemed", before=before, after=CodeStatus.REDEEMED.value,
-                   at=values["redeemed_at"],
-                   actor=Actor(user_id=values["user_id"], api_key_id=values["api_key_id"],
-                               store_id=values["store_id"]),
-                   details={"order_ref": order_ref} if order_ref else {})
+                   **_history_values(before, values))
     voucher_events.redeemed(session, code, redemption_id, values)
 
 
@@ -232,9 +231,10 @@ def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict
     return new_id
 
 
-# PostgreSQL does the redemption's three writes in one statement (one round trip,
-# nothing for the ORM to build): the same conditional update, and the rest only when it
-# matched. The history event is written after it, by history.record like every other.
+# PostgreSQL does the redemption's writes in one statement (one round trip, nothing for
+# the ORM to build): the same conditional update, and the rest only when it matched —
+# the redemption, the counter, the history event (history.insert_sql) — and it reads
+# the webhook endpoints on the way, for the outgoing event written after it.
 _REDEEM_PG = """
 WITH done AS (
     UPDATE code SET status = 'redeemed', redeemed_at = :redeemed_at, redeemed_store_id = :store_id,
@@ -249,19 +249,35 @@ WITH done AS (
 ), counted AS (
     UPDATE pool_counter SET {before} = {before} - 1, redeemed = redeemed + 1
     WHERE pool_id = :pool_id AND shard = :shard AND EXISTS (SELECT 1 FROM done)
+), logged AS (
+    {history}
 )
-SELECT id FROM added
+SELECT (SELECT id FROM added), {endpoints}
 """
-_REDEEM_PG_FROM = {status: text(_REDEEM_PG.format(before=status))
+_REDEEM_PG_FROM = {status: text(_REDEEM_PG.format(before=status, history=history.insert_sql("done"),
+                                                  endpoints=outbox.ENDPOINTS_SQL))
                    for status in (CodeStatus.ASSIGNED.value, CodeStatus.AVAILABLE.value)}
+
+
+def _history_values(before: str, values: dict) -> dict:
+    """What the redemption's history event says (one home for record() and the statement)."""
+    order_ref = values["order_ref"]
+    return {"kind": "redeemed", "before": before, "after": CodeStatus.REDEEMED.value,
+            "at": values["redeemed_at"],
+            "actor": Actor(user_id=values["user_id"], api_key_id=values["api_key_id"],
+                           store_id=values["store_id"]),
+            "details": {"order_ref": order_ref} if order_ref else {}}
 
 
 def _redeem_in_one_statement(session: Session, code: Code, before: str, values: dict) -> int | None:
     params = {**values, "before": before, "pool_id": code.pool_id,
-              "shard": random.randrange(COUNTER_SHARDS)}
-    new_id = session.execute(_REDEEM_PG_FROM[before], params).scalar()
-    if new_id is not None and before == CodeStatus.AVAILABLE.value:
-        alerts.check_low_stock(session, code.pool_id, known=code.pool)
+              "shard": random.randrange(COUNTER_SHARDS),
+              **history.params(**_history_values(before, values))}
+    new_id, endpoints = session.execute(_REDEEM_PG_FROM[before], params).one()
+    if new_id is not None:
+        outbox.prime(session, endpoints)
+        if before == CodeStatus.AVAILABLE.value:
+            alerts.check_low_stock(session, code.pool_id, known=code.pool)
     return new_id
 
 
