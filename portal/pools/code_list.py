@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import func, or_, select, union_all
+from sqlalchemy import func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -52,12 +52,15 @@ def _first_ids(*conditions, order=(_codes.c.id,)) -> select:  # noqa: ANN002
 def _page_ids(pool_id: int, statuses: tuple[str, ...], after: int) -> list[int]:
     """The next ids of the pool: one short walk of the (pool, status, id) index per status,
     merged, rather than a filter and a sort over every code of the pool."""
-    # Ordered as the index is (the same order, as pool and status are fixed): ordered by id
-    # alone, PostgreSQL may walk the primary key hoping to meet the pool's codes soon,
-    # and read millions of other pools' codes before it does.
-    index_order = (_codes.c.pool_id, _codes.c.status, _codes.c.id)
-    parts = [_first_ids(_codes.c.pool_id == pool_id, _codes.c.status == one, _codes.c.id > after,
-                        order=index_order) for one in statuses]
+    # Written so that only the (pool, status, id) index can answer it, as a walk from the
+    # page's start: status is bounded by a range rather than fixed with `=`, so the order
+    # (status, id) is one the primary key cannot give. With `status = …` and `ORDER BY id`
+    # PostgreSQL may walk the primary key hoping to meet the pool's codes soon, and read
+    # millions of other pools' codes before it does.
+    parts = [_first_ids(_codes.c.pool_id == pool_id,
+                        tuple_(_codes.c.status, _codes.c.id) > tuple_(literal(one), literal(after)),
+                        _codes.c.status <= one, order=(_codes.c.status, _codes.c.id))
+             for one in statuses]
     if len(parts) == 1:
         return list(db.session.scalars(parts[0]))
     merged = union_all(*(select(part.subquery().c.id) for part in parts))
