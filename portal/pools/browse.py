@@ -13,11 +13,10 @@ from ..roles import MARKETING, current_actor, requires
 from ..services import consent, history, pools, redemption, replenishment
 from ..services.errors import DomainError
 from ..services.loading import is_live
-from ..services.spreadsheet import csv_chunks
 from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .blueprint import bp
-from .code_list import EXPORT_HEADER, STATUSES, browse_codes, export_rows
+from .code_list import STATUSES, browse_codes, export_text
 from .forms import CancelForm
 from .stages import progress
 
@@ -105,6 +104,6 @@ def undo_redemption(pool_id: int, code_id: int):
 def export_codes(pool_id: int):
     """Every code of the pool with its status and holder, streamed as spreadsheet-safe CSV."""
     pool = pools.get_pool(pool_id)
-    return Response(stream_with_context(csv_chunks(EXPORT_HEADER, export_rows(pool_id))),
+    return Response(stream_with_context(export_text(pool_id)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-codes.csv"})

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import func, literal, or_, select, tuple_, union_all
+from sqlalchemy import func, lateral, literal, literal_column, or_, select, true, tuple_, union_all
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Code, CodeStatus, Customer
 from ..services.codes import MAX_LENGTH, normalize
 from ..services.loading import is_live
+from ..services.spreadsheet import (
+    csv_cell_sql,
+    csv_chunks,
+    csv_line_sql,
+    isoformat_sql,
+    plain_cell_sql,
+    safe_cell_sql,
+)
+from ..services.tx import streamed
 
 PAGE = 50
 STATUSES = tuple(s.value for s in CodeStatus)
@@ -85,17 +94,40 @@ def _search_ids(pool_id: int, query: str, statuses: tuple[str, ...], after: int)
     return found
 
 
-def export_rows(pool_id: int) -> Iterator[list[object]]:
-    """Every live code of the pool with its status and holder, in id order, as plain rows
-    streamed from one query (no ORM objects; memory stays flat whatever the pool's size)."""
-    stmt = (select(_codes.c.code, _codes.c.status, _customers.c.external_id, _codes.c.assigned_at,
-                   _codes.c.redeemed_at, _codes.c.expires_at)
+def export_text(pool_id: int) -> Iterator[str]:
+    """The pool's code export as CSV text in chunks, header first: written by PostgreSQL
+    line by line from one streamed query (a million codes in seconds), by Python from
+    plain rows elsewhere. Both give the same bytes."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        yield from csv_chunks(EXPORT_HEADER, export_rows(pool_id))
+        return
+    yield from csv_chunks(EXPORT_HEADER, ())
+    times = [plain_cell_sql(isoformat_sql(f"code.{at}_at")) for at in ("assigned", "redeemed", "expires")]
+    line = csv_line_sql([csv_cell_sql("safe.code"), plain_cell_sql("code.status"),
+                         csv_cell_sql("safe.holder"), *times])
+    safe = lateral(select(literal_column(safe_cell_sql("code.code")).label("code"),
+                          literal_column(safe_cell_sql("customer.external_id")).label("holder"))).alias("safe")
+    stmt = _export_query(pool_id, literal_column(line)).join(safe, true())
+    for lines in streamed(stmt, EXPORT_CHUNK).scalars().partitions():
+        yield "".join(lines)
+
+
+def _export_query(pool_id: int, *columns) -> select:  # noqa: ANN002
+    return (select(*columns)
             .select_from(_codes.outerjoin(_customers, _customers.c.id == _codes.c.customer_id))
             .where(_codes.c.pool_id == pool_id, is_live(_codes.c.batch_id))
             .order_by(_codes.c.id))
-    result = db.session.execute(stmt.execution_options(yield_per=EXPORT_CHUNK))
-    for code, status, holder, assigned_at, redeemed_at, expires_at in result:
-        yield [code, status, holder or "",
-               assigned_at.isoformat() if assigned_at else "",
-               redeemed_at.isoformat() if redeemed_at else "",
-               expires_at.isoformat() if expires_at else ""]
+
+
+def export_rows(pool_id: int) -> Iterator[tuple[str, ...]]:
+    """Every live code of the pool with its status and holder, in id order, as plain rows
+    streamed from one query (no ORM objects; memory stays flat whatever the pool's size)."""
+    c = _codes.c
+    stmt = _export_query(pool_id, c.code, c.status, _customers.c.external_id, c.assigned_at, c.redeemed_at,
+                         c.expires_at)
+    for rows in streamed(stmt, EXPORT_CHUNK).partitions():
+        for code, status, holder, assigned_at, redeemed_at, expires_at in rows:
+            yield (code, status, holder or "",
+                   assigned_at.isoformat() if assigned_at else "",
+                   redeemed_at.isoformat() if redeemed_at else "",
+                   expires_at.isoformat() if expires_at else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Executable, Result, text
 from sqlalchemy.orm import Session
 
 from ..extensions import SQLITE_BEGIN, db
@@ -61,3 +61,13 @@ def lock_code_space(session: Session) -> None:
     """
     if is_postgresql():
         session.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+
+
+def streamed(stmt: Executable, per: int) -> Result:
+    """A big read's result, fetched `per` rows at a time (a server-side cursor on
+    PostgreSQL, planned for the whole result rather than a cursor's first rows, which
+    can walk the primary key through every other pool's codes)."""
+    session = db.session()
+    if is_postgresql():
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+    return session.execute(stmt.execution_options(yield_per=per))

@@ -143,3 +143,34 @@ def test_chunked_csv_is_the_same_text_as_line_by_line():
         assert "".join(chunks) == whole
         assert (len(chunks) == 1) == (size > len(rows))
     assert "".join(csv_chunks(header, [])) == "".join(csv_lines(header, []))
+
+
+def test_the_export_postgresql_writes_is_the_text_python_writes(marketer, app, dialect):
+    if dialect != "postgresql":
+        pytest.skip("PostgreSQL writes the lines itself only there")
+    from datetime import UTC, datetime
+
+    from portal.pools import code_list
+
+    holders = ["=1+2", "-12", "+48608437485", "+48 608", "-1,5", ".5", "@home", "\tTab", "a,b",
+               'say "hi"', "line\nbreak", "cr\rhere", "plain", " lead", "ünï", "12e5", "-", "'quoted'"]
+    pool_id = pools.create_pool("Tricky", per_customer_limit=1).id
+    imports.import_codes(pool_id, upload("\n".join(f"-TR-{i:03d}" for i in range(len(holders) + 3))))
+    for n, holder in enumerate(holders):
+        given = assignment.assign_code(pool_id, customer(holder))
+        code = db.session.get(Code, given.code_id)
+        # Whole seconds and microseconds both: isoformat writes them differently.
+        code.assigned_at = datetime(2026, 3, 1, 12, 0, n, 0 if n % 2 else 123450, tzinfo=UTC)
+        code.expires_at = datetime(2027, 1, 1, tzinfo=UTC) if n % 3 == 0 else None
+        db.session.commit()
+        if n % 4 == 0:
+            redemption.redeem(given.code)
+    by_python = "".join(csv_chunks(code_list.EXPORT_HEADER, code_list.export_rows(pool_id)))
+    db.session.rollback()
+    by_database = "".join(code_list.export_text(pool_id))
+    db.session.rollback()
+    assert by_database == by_python
+    assert marketer.get(f"/pools/{pool_id}/codes.csv").text == by_python
+    rows = list(csv.reader(io.StringIO(by_python)))
+    assert {row[2] for row in rows[1:]} >= {"'=1+2", "-12", "+48608437485", "'+48 608", "a,b",
+                                            'say "hi"', "line\nbreak"}
