@@ -48,6 +48,9 @@ WRK_THREADS = 2
 WRK_CODES = 200_000  # more than wrk can redeem in WRK_SECONDS here
 MARK = "<!-- api benchmark -->"
 LUA = ROOT / "bench" / "wrk" / "redeem.lua"
+# `--app-dir DIR` serves another checkout's app (an earlier commit, say) under the same
+# bench, for a before-and-after in one sitting; its figures are printed, not written.
+APP_DIR = Path(sys.argv[sys.argv.index("--app-dir") + 1]) if "--app-dir" in sys.argv else ROOT
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,7 +93,16 @@ def _milliseconds(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(port: int, path: str, *script_args: str) -> dict:
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by gunicorn's master and its workers (from /proc)."""
+    total = 0
+    for task in [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+        fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, path: str, *script_args: str, server_pid: int | None = None) -> dict:
     """One wrk run of WRK_SECONDS at CONCURRENCY connections: median, p99, requests/s,
     and how many answers were not 2xx."""
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{CONCURRENCY}", f"-d{WRK_SECONDS}s", "--timeout", "10s",
@@ -100,13 +112,17 @@ def wrk(port: int, path: str, *script_args: str) -> dict:
     command += [f"http://127.0.0.1:{port}{path}"]
     if script_args:
         command += ["--", *script_args]
+    cpu = server_cpu(server_pid) if server_pid else 0.0
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    cpu = server_cpu(server_pid) - cpu if server_pid else 0.0
     found = {"median": _milliseconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
              "p99": _milliseconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
              "rate": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))}
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     found["failed"] = int(failed.group(1)) if failed else 0
+    found["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    found["cpu_ms"] = cpu * 1000 / max(found["requests"], 1)
     # connect, read, write and timeout errors (a request over 10 s counts as one)
     found["errors"] = sum(int(n) for n in re.findall(r"\d+", errors.group(1))) if errors else 0
     return found
@@ -140,7 +156,7 @@ def main() -> None:
         workers = str(2 * (os.cpu_count() or 1) + 1)
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", workers, "--threads", "4", "--bind",
-             f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
+             f"127.0.0.1:{port}", "wsgi:app"], cwd=APP_DIR, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until_serving(port)
         auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -170,9 +186,11 @@ def main() -> None:
             with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
                 listing.write("\n".join(codes[CONCURRENCY * PER_THREAD * 2:]) + "\n")
                 listing.flush()
-                by_wrk["healthz"] = wrk(port, "/healthz")
-                by_wrk["readyz, database only"] = wrk(port, "/readyz?exclude=queue,worker")
-                by_wrk["redeem"] = wrk(port, "/api/v1/redemptions", listing.name, key, str(WRK_THREADS))
+                by_wrk["healthz"] = wrk(port, "/healthz", server_pid=server.pid)
+                by_wrk["readyz, database only"] = wrk(port, "/readyz?exclude=queue,worker",
+                                                      server_pid=server.pid)
+                by_wrk["redeem"] = wrk(port, "/api/v1/redemptions", listing.name, key, str(WRK_THREADS),
+                                       server_pid=server.pid)
                 for name, found in by_wrk.items():
                     print("wrk", name, found, flush=True)
         with app.app_context():
@@ -208,10 +226,12 @@ def main() -> None:
             f"`wrk` {WRK_THREADS} threads, {CONCURRENCY} connections, {WRK_SECONDS} s each; redeem "
             "through bench/wrk/redeem.lua, a different code per request:",
             "",
-            "| request | median | p99 | requests/s | not 2xx | socket errors | median vs /healthz |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| request | median | p99 | requests/s | not 2xx | socket errors | gunicorn CPU per request "
+            "| median vs /healthz |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
             *(f"| {name} | {f['median']:.2f} ms | {f['p99']:.2f} ms | {f['rate']:,.0f} | {f['failed']} | "
-              f"{f['errors']} | {f['median'] / wrk_floor:.2f}× |" for name, f in by_wrk.items()),
+              f"{f['errors']} | {f['cpu_ms']:.2f} ms | {f['median'] / wrk_floor:.2f}× |"
+              for name, f in by_wrk.items()),
             "",
             f"With wrk, redeem is {wrk_ratio:.2f}× /healthz "
             f"({'met' if wrk_ratio <= 3 else 'missed'}) and {wrk_ratio_db:.2f}× the one-query floor.",
@@ -241,7 +261,8 @@ def main() -> None:
         "",
     ])
     print(section)
-    write_section(MARK, section)
+    if APP_DIR == ROOT and "--no-write" not in sys.argv:
+        write_section(MARK, section)
 
 
 if __name__ == "__main__":
