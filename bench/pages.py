@@ -14,14 +14,21 @@ template), without a network or a browser. Median of 10 after one warm-up reques
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# `--before DIR`: also measure another checkout's app (an earlier commit, unpacked with
+# `git archive REV portal templates static | tar -x -C DIR`) in the same run, in a process
+# of its own that imports that portal (`--app-dir DIR --json`).
+if "--app-dir" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--app-dir") + 1])
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
@@ -180,7 +187,14 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the data set again")
     parser.add_argument("--drop", action="store_true", help="remove the data set and stop")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--before", metavar="DIR", help="another checkout to measure beside this one")
+    parser.add_argument("--before-label", default="before", help="what to call it in the table")
+    parser.add_argument("--app-dir", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.json:  # the other checkout's measurement, for the run that started this one
+        print(json.dumps({name: [ms, samples] for name, ms, samples in measure()}))
+        return
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     if args.drop:
         with admin.connect() as conn:
@@ -192,9 +206,15 @@ def main() -> None:
     admin.dispose()
     add_new_indexes()
     load = os.getloadavg()
+    before = {}
+    if args.before:
+        out = subprocess.run([sys.executable, __file__, "--app-dir", args.before, "--json"], check=True,
+                             capture_output=True, text=True, cwd=args.before).stdout
+        before = json.loads(out.strip().splitlines()[-1])
     results = measure()
     rows = [f"| {name} | {ms:.1f} ms | {min(s):.1f}–{max(s):.1f} ms | "
-            f"{'yes' if ms < TARGET_MS else 'no'} |" for name, ms, s in results]
+            + (f"{before[name][0]:.1f} ms | " if before else "")
+            + f"{'yes' if ms < TARGET_MS else 'no'} |" for name, ms, s in results]
     missed = [name for name, ms, _ in results if ms >= TARGET_MS]
     section = "\n".join([
         MARK,
@@ -209,8 +229,10 @@ def main() -> None:
         "(routing, queries, template) without network or browser: median of "
         f"{RUNS} after a warm-up, on {machine()}; load average {load[0]:.2f} at the start.",
         "",
-        "| page | median | range | under 200 ms |",
-        "| --- | --- | --- | --- |",
+        *([f"Beside each figure, the median of the same requests to the app at {args.before_label}, "
+           "measured in the same run on the same data.", ""] if before else []),
+        "| page | median | range | " + (f"{args.before_label} | " if before else "") + "under 200 ms |",
+        "| --- | --- | --- | " + ("--- | " if before else "") + "--- |",
         *rows,
         "",
         ("Target: every page under 200 ms — met." if not missed else

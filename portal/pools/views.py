@@ -19,7 +19,7 @@ from ..roles import MARKETING, current_actor, requires
 from ..services import assignment, channels, consent, generation, imports, jobs, pools
 from ..services.customers import CustomerData
 from ..services.errors import DomainError
-from ..services.spreadsheet import csv_chunks, csv_lines
+from ..services.spreadsheet import csv_lines
 from ..web import attach_refusal, htmx
 from .blueprint import bp
 from .forms import (
@@ -294,7 +294,6 @@ def channel_preview(pool_id: int, channel: str):
 def export(pool_id: int):
     """Customer, code and voucher link of every code given out, for an outside mailing tool."""
     pool = pools.get_pool(pool_id)
-    rows = channels.export_rows(pool_id)
-    return Response(stream_with_context(csv_chunks(channels.EXPORT_HEADER, rows)),
+    return Response(stream_with_context(channels.export_text(pool_id)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-vouchers.csv"})

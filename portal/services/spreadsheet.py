@@ -26,6 +26,11 @@ def safe_cell(value: object) -> str:
     return text
 
 
+def written_as_is(text: str) -> bool:
+    """Whether csv_lines writes this cell exactly as it is (no apostrophe, no quotes)."""
+    return safe_cell(text) == text and not any(ch in text for ch in ',"\r\n')
+
+
 def csv_lines(header: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:
     """CSV text line by line (for a streamed download), every cell neutralised."""
     buffer = io.StringIO()

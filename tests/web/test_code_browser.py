@@ -174,3 +174,31 @@ def test_the_export_postgresql_writes_is_the_text_python_writes(marketer, app, d
     rows = list(csv.reader(io.StringIO(by_python)))
     assert {row[2] for row in rows[1:]} >= {"'=1+2", "-12", "+48608437485", "'+48 608", "a,b",
                                             'say "hi"', "line\nbreak"}
+
+
+def test_the_stage_4_export_postgresql_writes_is_the_text_python_writes(marketer, app, dialect):
+    if dialect != "postgresql":
+        pytest.skip("PostgreSQL writes the lines itself only there")
+    from datetime import UTC, datetime
+
+    from portal.services import channels
+
+    pool_id = pools.create_pool("Links", valid_until=datetime(2027, 6, 1, 8, 30, tzinfo=UTC)).id
+    imports.import_codes(pool_id, upload("\n".join(f"LINK-{i:03d}" for i in range(12))))
+    people = [("=cmd", "Anna, Jr.", "a@example.com", "+48608437485"), ("-5", '"Bo"', None, "+48 608 437 485"),
+              ("C3", "line\nbreak", "c@example.com", None), ("@c4", None, None, None), ("C5", "Zoë", None, None)]
+    for n, (external, first, email, phone) in enumerate(people):
+        given = assignment.assign_code(pool_id, customer(external, first_name=first, email=email, phone=phone))
+        if n % 2:  # its own expiry before the pool's end, with and without microseconds
+            db.session.get(Code, given.code_id).expires_at = datetime(2027, 1, 2, 3, 4, 5, 6 * n, tzinfo=UTC)
+            db.session.commit()
+        if n == 3:
+            redemption.redeem(given.code)
+    by_python = "".join(csv_chunks(channels.EXPORT_HEADER, channels.export_rows(pool_id)))
+    db.session.rollback()
+    by_database = "".join(channels.export_text(pool_id))
+    db.session.rollback()
+    assert by_database == by_python
+    rows = list(csv.reader(io.StringIO(by_python)))
+    assert len(rows) == 1 + len(people) and rows[0][-1] == "wallet_url"
+    assert marketer.get(f"/pools/{pool_id}/export.csv").text == by_python
