@@ -185,10 +185,12 @@ def test_the_stage_4_export_postgresql_writes_is_the_text_python_writes(marketer
 
     pool_id = pools.create_pool("Links", valid_until=datetime(2027, 6, 1, 8, 30, tzinfo=UTC)).id
     imports.import_codes(pool_id, upload("\n".join(f"LINK-{i:03d}" for i in range(12))))
-    people = [("=cmd", "Anna, Jr.", "a@example.com", "+48608437485"), ("-5", '"Bo"', None, "+48 608 437 485"),
-              ("C3", "line\nbreak", "c@example.com", None), ("@c4", None, None, None), ("C5", "Zoë", None, None)]
+    people = [("=cmd", "Anna, Jr.", "a@example.com", "+48608437485"),
+              ("-5", '"Bo"', None, "+48 608 437 485"), ("C3", "line\nbreak", "c@example.com", None),
+              ("@c4", None, None, None), ("C5", "Zoë", None, None)]
     for n, (external, first, email, phone) in enumerate(people):
-        given = assignment.assign_code(pool_id, customer(external, first_name=first, email=email, phone=phone))
+        data = customer(external, first_name=first, email=email, phone=phone)
+        given = assignment.assign_code(pool_id, data)
         if n % 2:  # its own expiry before the pool's end, with and without microseconds
             db.session.get(Code, given.code_id).expires_at = datetime(2027, 1, 2, 3, 4, 5, 6 * n, tzinfo=UTC)
             db.session.commit()
