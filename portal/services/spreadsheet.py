@@ -113,5 +113,5 @@ def isoformat_sql(expr: str) -> str:
     """A timestamptz as Python's isoformat() writes it in UTC (microseconds only when there
     are any), or NULL."""
     utc = f"({expr} AT TIME ZONE 'UTC')"
-    return (f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN extract(microseconds FROM {utc})"""
-            f"::bigint % 1000000 <> 0 THEN to_char({utc}, '.US') ELSE '' END || '+00:00'")
+    return (f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN mod(extract(microseconds FROM {utc})"""
+            f"::bigint, 1000000) <> 0 THEN to_char({utc}, '.US') ELSE '' END || '+00:00'")
