@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,9 @@ class Customer(db.Model):
     sms_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # The code browser finds a customer by email typed in any case (migration 0016).
+    __table_args__ = (Index("ix_customer_email_lower", text("lower(email)")),)
 
 
 class ConsentChange(db.Model):

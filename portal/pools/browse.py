@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..auth.forms import EmptyForm
 from ..extensions import db
-from ..models import Code, CodeStatus, Customer
+from ..models import Code
 from ..roles import MARKETING, current_actor, requires
 from ..services import consent, history, pools, redemption, replenishment, report
-from ..services.codes import normalize
 from ..services.errors import DomainError
 from ..services.loading import is_live
-from ..services.spreadsheet import csv_lines
 from ..vocabulary import BIG_ID_MAX
 from ..web import htmx
 from .blueprint import bp
+from .code_list import STATUSES, browse_codes, export_text
 from .forms import CancelForm
 from .stages import progress
-
-PAGE = 50
-STATUSES = tuple(s.value for s in CodeStatus)
-
-
-def browse_codes(pool_id: int, query: str, status: str, after: int) -> tuple[list[Code], int | None]:
-    """One page of the pool's codes by id (keyset paging: as fast on page 1,000 as page 1).
-
-    A search finds the exact code (typed loosely) or a customer by their id or email.
-    """
-    stmt = (select(Code).options(joinedload(Code.customer))
-            .where(Code.pool_id == pool_id, Code.id > after, is_live(Code.batch_id))
-            .order_by(Code.id).limit(PAGE + 1))
-    if status in STATUSES:
-        stmt = stmt.where(Code.status == status)
-    if query:
-        customer_ids = select(Customer.id).where(
-            or_(Customer.external_id == query, Customer.email == query.lower()))
-        stmt = stmt.where(or_(Code.normalized == normalize(query), Code.customer_id.in_(customer_ids)))
-    rows = db.session.scalars(stmt).all()
-    more = rows[PAGE].id if len(rows) > PAGE else None
-    return list(rows[:PAGE]), (rows[PAGE - 1].id if more else None)
 
 
 @bp.get("/<id:pool_id>")
@@ -128,24 +105,6 @@ def undo_redemption(pool_id: int, code_id: int):
 def export_codes(pool_id: int):
     """Every code of the pool with its status and holder, streamed as spreadsheet-safe CSV."""
     pool = pools.get_pool(pool_id)
-
-    def rows():
-        last = 0
-        while True:
-            batch = db.session.scalars(
-                select(Code).options(joinedload(Code.customer))
-                .where(Code.pool_id == pool_id, Code.id > last, is_live(Code.batch_id))
-                .order_by(Code.id).limit(5000)).all()
-            if not batch:
-                return
-            for code in batch:
-                yield [code.code, code.status, code.customer.external_id if code.customer else "",
-                       code.assigned_at.isoformat() if code.assigned_at else "",
-                       code.redeemed_at.isoformat() if code.redeemed_at else "",
-                       code.expires_at.isoformat() if code.expires_at else ""]
-            last = batch[-1].id
-            db.session.expunge_all()
-
-    header = ["code", "status", "customer_id", "assigned_at", "redeemed_at", "expires_at"]
-    return Response(stream_with_context(csv_lines(header, rows())), mimetype="text/csv",
+    return Response(stream_with_context(export_text(pool_id)),
+                    mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-codes.csv"})

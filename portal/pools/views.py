@@ -289,7 +289,6 @@ def channel_preview(pool_id: int, channel: str):
 def export(pool_id: int):
     """Customer, code and voucher link of every code given out, for an outside mailing tool."""
     pool = pools.get_pool(pool_id)
-    rows = channels.export_rows(pool_id)
-    return Response(stream_with_context(csv_lines(channels.EXPORT_HEADER, rows)),
+    return Response(stream_with_context(channels.export_text(pool_id)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=pool-{pool.id}-vouchers.csv"})

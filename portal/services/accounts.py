@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -183,13 +183,15 @@ def create_api_key(name: str, scope: str) -> NewKey:
     return NewKey(key, secret)
 
 
+# Only live keys: the revoked ones never reach the session. Built once (every API call asks).
+_LIVE_KEY = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+
+
 def find_api_key(secret: str) -> ApiKey | None:
     """The live key with this secret, or None."""
     if not secret:
         return None
-    # Only live keys: the revoked ones never reach the session.
-    return db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret),
-                                                  ApiKey.revoked_at.is_(None)))
+    return db.session.scalar(_LIVE_KEY, {"key_hash": hash_key(secret)})
 
 
 def revoke_api_key(key_id: int) -> ApiKey:

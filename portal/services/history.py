@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +37,24 @@ def record_many(session: Session, changes: list[dict], *, at: datetime, actor: A
          "kind": c["kind"], "from_status": c["before"], "to_status": c["after"], "at": at,
          "user_id": actor.user_id, "api_key_id": actor.api_key_id, "store_id": actor.store_id,
          "details": c.get("details") or {}} for c in changes])
+
+
+def insert_sql(source: str) -> str:
+    """record() as part of a statement that makes the change itself (one round trip): the
+    INSERT of an event for each row of `source`, a CTE of the changed codes with id,
+    pool_id and customer_id; the rest comes from params()."""
+    return ("INSERT INTO code_event (code_id, pool_id, customer_id, kind, from_status, to_status, at,"
+            " user_id, api_key_id, store_id, details)"
+            " SELECT id, pool_id, customer_id, :h_kind, :h_before, :h_after, :h_at, :h_user_id,"
+            f" :h_api_key_id, :h_store_id, CAST(:h_details AS json) FROM {source}")
+
+
+def params(*, kind: str, before: str | None, after: str, at: datetime, actor: Actor,
+           details: dict | None = None) -> dict:
+    """The parameters of insert_sql(), as record() takes them."""
+    return {"h_kind": kind, "h_before": before, "h_after": after, "h_at": at, "h_user_id": actor.user_id,
+            "h_api_key_id": actor.api_key_id, "h_store_id": actor.store_id,
+            "h_details": json.dumps(details or {})}
 
 
 @dataclass(frozen=True)

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import metrics
 from ..extensions import db
 from ..models import (
-    COUNTER_SHARDS,
     Code,
     CodeStatus,
     PoolStatus,
     Redemption,
-    Store,
     utcnow,
 )
-from . import alerts, history, pools
+from . import history, pools
+from . import redemption_writes as writes
 from .actor import SYSTEM, Actor
 from .codes import MAX_LENGTH, effective_expiry, normalize
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, RedemptionRefused
 from .integrations import voucher_events
 from .loading import is_live
+from .redemption_writes import answer_for, claim, insert_redemption, record  # noqa: F401  (read from here)
 from .tx import is_postgresql, write_transaction
 from .wording import REASONS, REDEEMED, REFUSALS, UNDONE, VALID, Wording  # noqa: F401  (read from here)
 
@@ -49,18 +47,22 @@ class Verdict:
         return self.wording.message
 
 
+# Built once: a till's lookup is the hottest read there is, and building the statement
+# (its loader options, the live-batch test) cost more than running it.
+_FIND_CODE = (
+    select(Code)
+    .options(joinedload(Code.pool), joinedload(Code.customer), joinedload(Code.redeemed_store))
+    .where(Code.normalized == bindparam("key"), is_live(Code.batch_id))
+    .execution_options(populate_existing=True)
+)
+
+
 def find_code(raw: str, session: Session | None = None) -> Code | None:
     """The code typed loosely (any case, spaces, hyphens), with its pool, or None."""
     key = normalize(raw or "")
     if not key or len(key) > MAX_LENGTH:
         return None
-    session = session or db.session
-    return session.scalar(
-        select(Code)
-        .options(joinedload(Code.pool), joinedload(Code.customer), joinedload(Code.redeemed_store))
-        .where(Code.normalized == key, is_live(Code.batch_id))
-        .execution_options(populate_existing=True)
-    )
+    return (session or db.session).scalar(_FIND_CODE, {"key": key})
 
 
 def verdict_for(code: Code | None, now: datetime | None = None) -> Verdict:
@@ -155,16 +157,20 @@ def redeem(
             values = {"code_id": code.id, "store_id": store_id, "user_id": actor.user_id,
                       "api_key_id": actor.api_key_id, "order_ref": order_ref,
                       "idempotency_key": idempotency_key, "redeemed_at": now}
-            if is_postgresql():
-                new_id = _redeem_in_one_statement(session, code, before, values)
+            one_statement = is_postgresql()
+            if one_statement:  # the history event is written by the same statement
+                new_id = writes.in_one_statement(session, code, before, values)
             else:
-                new_id = _redeem_step_by_step(session, code, before, values)
+                new_id = writes.step_by_step(session, code, before, values)
             if new_id is None:
                 # Someone else redeemed it between our read and our write.
                 session.rollback()
                 raise refusal(verdict_for(find_code(raw)))
-            record(session, code, before, values, new_id)
-            redemption = answer_for(session, code, new_id, values)
+            if not one_statement:
+                history.record(session, code_id=code.id, pool_id=code.pool_id,
+                               customer_id=code.customer_id, **writes.history_values(before, values))
+            voucher_events.redeemed(session, code, new_id, values)
+            redemption = writes.answer_for(session, code, new_id, values)
         metrics.redeemed()
         return redemption
     except (RedemptionRefused, IntegrityError) as exc:
@@ -174,95 +180,6 @@ def redeem(
         if isinstance(exc, RedemptionRefused):
             metrics.refused("redeem", exc.reason)
         raise
-
-
-def record(session: Session, code: Code, before: str, values: dict, redemption_id: int) -> None:
-    """The redemption's history event (who, where, which order) and its outgoing event."""
-    order_ref = values["order_ref"]
-    history.record(session, code_id=code.id, pool_id=code.pool_id, customer_id=code.customer_id,
-                   kind="redeemed", before=before, after=CodeStatus.REDEEMED.value,
-                   at=values["redeemed_at"],
-                   actor=Actor(user_id=values["user_id"], api_key_id=values["api_key_id"],
-                               store_id=values["store_id"]),
-                   details={"order_ref": order_ref} if order_ref else {})
-    voucher_events.redeemed(session, code, redemption_id, values)
-
-
-def answer_for(session: Session, code: Code, new_id: int, values: dict) -> Redemption:
-    """The redemption just written, as the caller answers it, without a second read."""
-    # The row was changed by a statement; tell the loaded objects without making them dirty.
-    for name, value in (("status", CodeStatus.REDEEMED.value), ("redeemed_at", values["redeemed_at"]),
-                        ("redeemed_store_id", values["store_id"]), ("order_ref", values["order_ref"])):
-        set_committed_value(code, name, value)
-    redemption = Redemption(id=new_id, **values)  # the answer; not in the session
-    set_committed_value(redemption, "code", code)
-    store_id = values["store_id"]
-    set_committed_value(redemption, "store", session.get(Store, store_id) if store_id is not None else None)
-    set_committed_value(redemption, "rolled_back_at", None)
-    set_committed_value(redemption, "rollback_reason", None)
-    return redemption
-
-
-def claim(session: Session, code: Code, before: str, values: dict) -> bool:
-    """The conditional update that redeems the code only if it still has the status read
-    (`before`), and writes the redemption; False when the code changed under us."""
-    done = session.execute(
-        update(Code)
-        .where(Code.id == code.id, Code.status == before)
-        .values(status=CodeStatus.REDEEMED.value, redeemed_at=values["redeemed_at"],
-                redeemed_store_id=values["store_id"], redeemed_by_user_id=values["user_id"],
-                redeemed_by_api_key_id=values["api_key_id"], order_ref=values["order_ref"])
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return done == 1
-
-
-def insert_redemption(session: Session, values: dict) -> int:
-    return session.execute(insert(Redemption.__table__).values(values)
-                           .returning(Redemption.__table__.c.id)).scalar_one()
-
-
-def _redeem_step_by_step(session: Session, code: Code, before: str, values: dict) -> int | None:
-    """The redemption's writes one by one: the conditional update, the redemption and the
-    counters. None when the code changed under us."""
-    if not claim(session, code, before, values):
-        return None
-    new_id = insert_redemption(session, values)
-    pools.adjust_counts(session, code.pool_id, pool=code.pool, **{before: -1, "redeemed": 1})
-    return new_id
-
-
-# PostgreSQL does the redemption's three writes in one statement (one round trip,
-# nothing for the ORM to build): the same conditional update, and the rest only when it
-# matched. The history event is written after it, by history.record like every other.
-_REDEEM_PG = """
-WITH done AS (
-    UPDATE code SET status = 'redeemed', redeemed_at = :redeemed_at, redeemed_store_id = :store_id,
-        redeemed_by_user_id = :user_id, redeemed_by_api_key_id = :api_key_id, order_ref = :order_ref
-    WHERE id = :code_id AND status = :before
-    RETURNING id, pool_id, customer_id
-), added AS (
-    INSERT INTO redemption (code_id, store_id, user_id, api_key_id, order_ref, idempotency_key,
-                            redeemed_at)
-    SELECT id, :store_id, :user_id, :api_key_id, :order_ref, :idempotency_key, :redeemed_at FROM done
-    RETURNING id
-), counted AS (
-    UPDATE pool_counter SET {before} = {before} - 1, redeemed = redeemed + 1
-    WHERE pool_id = :pool_id AND shard = :shard AND EXISTS (SELECT 1 FROM done)
-)
-SELECT id FROM added
-"""
-_REDEEM_PG_FROM = {status: text(_REDEEM_PG.format(before=status))
-                   for status in (CodeStatus.ASSIGNED.value, CodeStatus.AVAILABLE.value)}
-
-
-def _redeem_in_one_statement(session: Session, code: Code, before: str, values: dict) -> int | None:
-    params = {**values, "before": before, "pool_id": code.pool_id,
-              "shard": random.randrange(COUNTER_SHARDS)}
-    new_id = session.execute(_REDEEM_PG_FROM[before], params).scalar()
-    if new_id is not None and before == CodeStatus.AVAILABLE.value:
-        alerts.check_low_stock(session, code.pool_id, known=code.pool)
-    return new_id
 
 
 def _reload(redemption_id: int) -> Redemption:

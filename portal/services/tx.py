@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Executable, Result, text
 from sqlalchemy.orm import Session
 
 from ..extensions import SQLITE_BEGIN, db
@@ -61,3 +61,34 @@ def lock_code_space(session: Session) -> None:
     """
     if is_postgresql():
         session.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+
+
+def streamed(stmt: Executable, per: int) -> Result:
+    """A big read's result, fetched `per` rows at a time (a server-side cursor on
+    PostgreSQL, planned for the whole result rather than a cursor's first rows, which
+    can walk the primary key through every other pool's codes)."""
+    session = db.session()
+    if is_postgresql():
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+    return session.execute(stmt.execution_options(yield_per=per))
+
+
+def copied_text(stmt: Executable, per: int) -> Iterator[str]:
+    """A one-column text query's values, joined `per` at a time, sent by PostgreSQL's
+    `COPY … TO STDOUT` in the session's transaction: the server streams while Python
+    writes, with no round trip per batch as a cursor's fetches have."""
+    connection = db.session().connection()
+    sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    with connection.connection.driver_connection.cursor() as cursor:
+        # Bound already, and so sent as it is: its SQL must hold no `%` (the dialect would
+        # have written it `%%`).
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(["text"])
+            batch: list[str] = []
+            for (value,) in copy.rows():
+                batch.append(value)
+                if len(batch) >= per:
+                    yield "".join(batch)
+                    batch = []
+            if batch:
+                yield "".join(batch)

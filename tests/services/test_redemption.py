@@ -180,3 +180,23 @@ def test_counts_hold_after_mixed_concurrent_work(app):
     assert [r for r in results if r is not None] == []
     assert kept_counts(pool_id) == real_counts(pool_id) == {
         "available": 300 - 192, "assigned": 64, "redeemed": 64, "canceled": 64}
+
+
+def test_the_redemption_writes_its_history_event_with_who_where_and_order(assigned):
+    pool_id, code = assigned
+    store = accounts.create_store("S9", "Harbour")
+    key = accounts.create_api_key("till", "pos").key
+    done = redemption.redeem(code, store_id=store.id, actor=Actor(api_key_id=key.id), order_ref="ORD-7")
+    redeemed = [e for e in history.for_code(done.code_id) if e.kind == "redeemed"]
+    assert len(redeemed) == 1
+    event = redeemed[0]
+    assert (event.from_status, event.to_status) == ("assigned", "redeemed")
+    assert (event.api_key_id, event.store_id, event.user_id) == (key.id, store.id, None)
+    assert event.details == {"order_ref": "ORD-7"} and event.at == done.redeemed_at
+    # Without an order, the event says nothing more; a refused second try writes none.
+    other = assignment.assign_code(pool_id, customer("C2"))
+    second = redemption.redeem(other.code)
+    with pytest.raises(RedemptionRefused):
+        redemption.redeem(other.code)
+    events = [e for e in history.for_code(second.code_id) if e.kind == "redeemed"]
+    assert len(events) == 1 and events[0].details == {} and events[0].api_key_id is None

@@ -31,6 +31,26 @@ def test_tokens_are_signed_short_and_hide_the_id(app):
     assert make_token(VOUCHER, 43) != token
 
 
+def test_the_fast_link_makers_give_the_same_links(app):
+    """An export or a send makes thousands of links with the makers: each is the link
+    voucher_url and customer_url give, and its token reads back to the id."""
+    from portal.services.links import (
+        UNSUBSCRIBE,
+        customer_url_maker,
+        unsubscribe_url_maker,
+        voucher_url,
+        voucher_url_maker,
+    )
+
+    with app.test_request_context():
+        vouchers, wallets, unsubscribes = voucher_url_maker(), customer_url_maker(), unsubscribe_url_maker()
+        for row_id in (1, 2, 99, 2**31 + 7, 2**53 + 1, *range(1000, 1200)):
+            assert vouchers(row_id) == voucher_url(row_id)
+            assert wallets(row_id) == customer_url(row_id)
+            token = unsubscribes(row_id).rsplit("/", 1)[-1]
+            assert token == make_token(UNSUBSCRIBE, row_id) and read_token(UNSUBSCRIBE, token) == row_id
+
+
 def test_voucher_page_shows_benefit_code_qr_dates_and_terms(client, voucher):
     page = client.get(voucher["path"])
     assert page.status_code == 200

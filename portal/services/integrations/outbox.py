@@ -24,6 +24,24 @@ _endpoints = EventEndpoint.__table__
 _wanted: weakref.WeakKeyDictionary[SessionTransaction, dict[str, list[int]]] = weakref.WeakKeyDictionary()
 
 
+# The endpoints and the events each wants, as one JSON value ([[id, events], …] or null):
+# a statement that does other work can read them along with it, and prime() the table.
+ENDPOINTS_SQL = "(SELECT json_agg(json_build_array(id, events) ORDER BY id) FROM event_endpoint)"
+
+
+def prime(session: Session, endpoints: list | None) -> None:
+    """Set this transaction's table of wanted endpoints from ENDPOINTS_SQL's value, so that
+    emit() need not read it."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return
+    table: dict[str, list[int]] = {}
+    for endpoint_id, wanted in endpoints or ():
+        for name in wanted or ():
+            table.setdefault(name, []).append(endpoint_id)
+    _wanted[transaction] = table
+
+
 def endpoints_wanting(session: Session, event_type: str) -> list[int]:
     transaction = session.get_transaction()
     table = _wanted.get(transaction) if transaction is not None else None
