@@ -27,7 +27,7 @@ def marketer(as_role):
 
 def shown(page) -> list[str]:  # noqa: ANN001
     """The codes a browser page lists, in order."""
-    return re.findall(r"<code>([^<]+)</code>", page.text)
+    return re.findall(r"<code[^>]*>([^<]+)</code>", page.text)
 
 
 def next_after(page) -> int | None:  # noqa: ANN001
