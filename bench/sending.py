@@ -43,17 +43,19 @@ from portal.services.customers import CustomerData  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 MARK = "<!-- sending benchmark -->"
-WHY = ('What the send pays for beyond the floor, per message: a durable commit before it goes (its '
-       'row marked `sending`) and one recording it after, so that a crash leaves at most one message '
-       'per connection in doubt; and its code, assigned during the send by the same rule as a single '
-       "assignment (`assign_to`: three statements per customer, about half of a PostgreSQL send's "
-       'CPU time in a profile). The connections overlap the waits for the SMTP server and the '
-       'database, not the CPU: on 2 cores shared by the SMTP server, PostgreSQL and the send (and, '
-       'while these runs took place, other work on the machine: see the spread), the send is bound '
-       "by CPU. The floor's `send_message` writes each EmailMessage out again, which the portal does "
-       "not (it writes an email's bytes directly); the row written to bytes beforehand is the "
-       'tighter floor. Figures from before 2026-11-30 had the SMTP server inside the sending process '
-       'and one connection, so they do not compare with these.')
+WHY = ('What the send pays for beyond the floor, per message: its row marked `sending` in a '
+       'durable commit before it goes and recorded after, so that a crash leaves at most one '
+       'message per connection in doubt (on PostgreSQL the record of one message and the claim of '
+       'the next are one autocommit statement; on SQLite one transaction), the message rendered '
+       'from the pool\'s templates, and its code, chosen for a hundred customers at a time in a '
+       'few statements (`give_each`). A PostgreSQL commit here costs about 0.2 ms: the database '
+       'is not what the send waits for. On 2 cores, aiosmtpd (one asyncio process) takes most of '
+       'one core at the floor\'s rate, and the send\'s own work (PostgreSQL, rendering, the '
+       'driver) competes with it for the same two cores; the send process itself holds the GIL '
+       'about a quarter of the time. The floor\'s `send_message` writes each EmailMessage out '
+       'again, which the portal does not (it writes an email\'s bytes directly); the row written '
+       'to bytes beforehand is the tighter floor. `--before acbde01` is the send as it was when '
+       'the deliverability issue was filed: one connection, codes assigned one customer at a time.')
 CONNECTIONS = 4
 
 
@@ -196,9 +198,9 @@ def main() -> None:
         f"process of its own) on a local port, median of {runs} runs, on {machine()}. The "
         f"floor is {CONNECTIONS} plain smtplib connections, a thread each, handing the server "
         "pre-built messages of the same shape in a loop. The send is the worker's own: codes "
-        "assigned to 100 customers per transaction, then on each connection (`SMTP_CONNECTIONS`) "
-        "one message at a time — claim its delivery row (one commit), render and hand over the "
-        "message, record it as sent with the next claim.",
+        "chosen for 100 customers per transaction, then on each connection (`SMTP_CONNECTIONS`) "
+        "one message at a time — claim its delivery row (committed), render and hand over the "
+        "message, record it as sent together with the next claim.",
         "",
         "| what | messages per second | vs the floor | vs before |",
         "| --- | --- | --- | --- |",
