@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -141,7 +142,11 @@ class Code(db.Model):
         CheckConstraint(f"status IN ({values_of(CodeStatus)})", name="status"),
         # The assigner's "next available code of this pool" walks this index.
         Index("ix_code_pool_status_id", "pool_id", "status", "id"),
-        Index("ix_code_customer_pool", "customer_id", "pool_id"),
+        # Only codes with a customer (migration 0015): an available code, all that an
+        # import or generation writes, carries no entry here.
+        Index("ix_code_customer_pool", "customer_id", "pool_id",
+              postgresql_where=text("customer_id IS NOT NULL"),
+              sqlite_where=text("customer_id IS NOT NULL")),
     )
 
 
