@@ -47,14 +47,20 @@ ASCII_WHITESPACE = "".join(chr(c) for c in range(128) if chr(c).isspace())
 _SQL_OUTSIDE = {"sqlite": "{v} GLOB '*[^A-Za-z0-9_.-]*'", "postgresql": "{v} ~ '[^A-Za-z0-9_.-]'"}
 
 
-def sql_check(column: str, dialect: str) -> tuple[str, str]:
+# The bytes a code may hold (CHARACTERS), for telling text made only of them.
+ALLOWED_BYTES = bytes(c for c in range(128) if _ALLOWED.fullmatch(chr(c)))
+
+
+def sql_check(column: str, dialect: str, *, only_allowed: bool = False) -> tuple[str, str]:
     """check() as SQL expressions (normalized, reason) over a column of trimmed ASCII
-    codes, for loading whole blocks of lines at once; tests hold the two to one verdict."""
-    outside = _SQL_OUTSIDE[dialect].format(v=column)
+    codes, for loading whole blocks of lines at once; tests hold the two to one verdict.
+    With only_allowed the caller knows every character is allowed (ALLOWED_BYTES), and
+    only the lengths are checked."""
     stripped = f"replace({column}, '-', '')"
+    characters = "" if only_allowed else (
+        f"WHEN {_SQL_OUTSIDE[dialect].format(v=column)} THEN 'invalid_characters' ")
     reason = (f"CASE WHEN length({column}) < {MIN_LENGTH} THEN 'too_short' "
-              f"WHEN length({column}) > {MAX_LENGTH} THEN 'too_long' "
-              f"WHEN {outside} THEN 'invalid_characters' "
+              f"WHEN length({column}) > {MAX_LENGTH} THEN 'too_long' {characters}"
               f"WHEN length({stripped}) < {MIN_LENGTH} THEN 'too_short' END")
     return f"upper({stripped})", reason
 

@@ -43,10 +43,11 @@ from .tx import lock_code_space, write_transaction
 
 # How long one step may hold SQLite's write lock, and the pause after it in which a
 # waiting till gets in. SQLite's busy handler polls again after 1, 2, 5, 10, 15 and 20 ms,
-# then every 25 to 100 ms: a short hold is waited out at the first polls, a long one
-# risks the waiter sleeping through the pause.
-STEP_SECONDS = 0.025
-PAUSE_SECONDS = 0.03
+# then every 25 to 100 ms: a till that arrives during a step is let in at the pause after
+# it, or the one after that. Steps of 25 ms spent more than half of a large import in
+# pauses; at 100 ms a till waits about as long as a step and the import pauses a fifth.
+STEP_SECONDS = 0.1
+PAUSE_SECONDS = 0.025
 FIRST_STEP, SMALLEST_STEP, LARGEST_STEP = 2_000, 500, 200_000
 # A load shows it is alive at least this often while it stages a file...
 BEAT_SECONDS = 5.0
@@ -174,7 +175,7 @@ class Load:
         how many went in. With find_conflicts, the lines left out are then found and
         given their reason (only when there are any: it costs a lookup a line)."""
         with self._step():
-            last = self.staging.extent()
+            last = self.staging.sort()
         written = self._in_steps(last, lambda first, end: self.staging.insert_codes(
             self.pool_id, self.batch_id, first, end))
         if find_conflicts:
