@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DATA, PG_URL, fresh_app, machine, median_of, timed  # noqa: E402
+from bench.loads import random_file as code_file  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.services import assignment, generation, imports, pools  # noqa: E402
 from portal.services.customers import CustomerData  # noqa: E402
@@ -38,86 +39,10 @@ def naive_codes(count: int, length: int = 10) -> list[str]:
     return ["".join(secrets.choice(ALPHABET) for _ in range(length)) for _ in range(count)]
 
 
-def code_file(count: int) -> Path:
-    """A file of `count` distinct codes shaped like a partner's batch (cached in bench/data)."""
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"codes-{count}.txt"
-    if not path.exists():
-        spec = generation.Spec(pattern="BENCH-######-######")
-        with open(path, "w") as out:
-            seen = 0
-            while seen < count:
-                chunk = list(dict.fromkeys(generation.candidates(spec, min(1_000_000, count - seen))))
-                out.write("\n".join(chunk) + "\n")
-                seen += len(chunk)
-    return path
-
-
 def bench_generation(n: int, runs: int, workdir: Path) -> dict:
     ours, _ = median_of(runs, lambda: timed(lambda: generation.candidates(generation.Spec(), n)))
     naive, _ = median_of(runs, lambda: timed(lambda: naive_codes(n)))
-    stored = {}
-    for kind in ("sqlite", "postgresql"):
-        def once() -> float:
-            with fresh_app(kind, workdir):
-                pool_id = pools.create_pool("Gen").id
-                return timed(lambda: generation.generate_codes(pool_id, n))
-        stored[kind], _ = median_of(runs, once)
-    return {"n": n, "ours": ours, "naive": naive, "stored": stored}
-
-
-SQLITE_CLI = """PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
-CREATE TEMP TABLE raw(code TEXT);
-.import --csv {file} raw
-INSERT INTO code (pool_id, code, normalized, status)
-  SELECT {pool_id}, code, upper(replace(code, '-', '')), 'available' FROM raw;
-"""
-
-PSQL_CLI = [
-    "BEGIN", "CREATE TEMP TABLE raw (code text)", "\\copy raw FROM '{file}'",
-    "INSERT INTO code (pool_id, code, normalized, status) "
-    "SELECT {pool_id}, code, upper(replace(code, '-', '')), 'available' FROM raw",
-    "COMMIT",
-]
-
-
-def bench_import(n: int, runs: int, workdir: Path) -> dict:
-    path = code_file(n)
-    out = {"n": n}
-    for kind in ("sqlite", "postgresql"):
-        def ours() -> float:
-            with fresh_app(kind, workdir):
-                pool_id = pools.create_pool("Imp").id
-                with open(path, "rb") as fh:
-                    seconds = timed(lambda: imports.import_codes(pool_id, fh))
-                assert pools.counts(pool_id).available == n
-                return seconds
-
-        def cli() -> float:
-            with fresh_app(kind, workdir) as (_app, where):
-                pool_id = pools.create_pool("Imp").id
-                db.session.remove()
-                if kind == "sqlite":
-                    script = SQLITE_CLI.format(file=path, pool_id=pool_id)
-                    command = ["sqlite3", str(where)]
-                    seconds = timed(lambda: subprocess.run(command, input=script, text=True,
-                                                           check=True, capture_output=True))
-                else:
-                    command = ["psql", "-q", "-v", "ON_ERROR_STOP=1", _psql_url(),
-                               "-c", f"SET search_path={where}"]
-                    for statement in PSQL_CLI:
-                        command += ["-c", statement.format(file=path, pool_id=pool_id)]
-                    seconds = timed(lambda: subprocess.run(command, check=True,
-                                                           capture_output=True))
-                return seconds
-
-        out[kind] = {"ours": median_of(runs, ours)[0], "cli": median_of(runs, cli)[0]}
-    return out
-
-
-def _psql_url() -> str:
-    return PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    return {"n": n, "ours": ours, "naive": naive}
 
 
 def bench_import_memory(n: int, workdir: Path) -> dict:
@@ -238,7 +163,7 @@ def bench_counts(sizes: tuple[int, ...], reads: int, workdir: Path) -> dict:
 
 
 def report(results: dict, quick: bool) -> str:
-    g, i, m, a, c = (results[k] for k in ("generation", "import", "memory", "assign", "counts"))
+    g, m, a, c = (results[k] for k in ("generation", "memory", "assign", "counts"))
     gen_ratio = g["naive"] / g["ours"]
     lines = [
         "# Benchmark results",
@@ -253,13 +178,6 @@ def report(results: dict, quick: bool) -> str:
         f"{g['ours']:.2f} s | {g['naive']:.2f} s | {gen_ratio:.1f}× faster | ≥ 8× faster | "
         f"{'yes' if gen_ratio >= 8 else 'no'} |",
     ]
-    for kind, tool in (("sqlite", "`sqlite3` CLI `.import`"), ("postgresql", "`psql \\copy`")):
-        r = i[kind]
-        ratio = r["ours"] / r["cli"]
-        lines.append(
-            f"| import {i['n']:,}-line file, {kind} vs {tool} into the same table and indexes | "
-            f"{r['ours']:.2f} s | {r['cli']:.2f} s | {ratio:.2f}× | ≤ 1.5× | "
-            f"{'yes' if ratio <= 1.5 else 'no'} |")
     for kind in ("sqlite", "postgresql"):
         r = m[kind]
         lines.append(
@@ -276,11 +194,9 @@ def report(results: dict, quick: bool) -> str:
             f"{'yes' if ratio <= 1.2 else 'no'} |")
     lines += [
         "",
-        "Other figures from the same run:",
+        "Other figures from the same run (imports and generation end to end: `bench/loads.py`,",
+        "its own section below):",
         "",
-        f"- generating {g['n']:,} codes into a pool, end to end (unique across the workspace, "
-        f"one transaction): SQLite {g['stored']['sqlite']:.2f} s, "
-        f"PostgreSQL {g['stored']['postgresql']:.2f} s.",
     ]
     for kind in ("sqlite", "postgresql"):
         r = a[kind]
@@ -295,10 +211,6 @@ def report(results: dict, quick: bool) -> str:
         "",
         "How each baseline is made:",
         "",
-        "- The command-line imports load the same file into a temporary table and insert it",
-        "  into the portal's own `code` table (same indexes and constraints) in one",
-        "  transaction, normalizing in SQL; they do not check for rejections or duplicates,",
-        "  which the portal does. SQLite's CLI uses the same WAL and synchronous settings.",
         "- Peak memory is the importing process's maximum resident set, Python included.",
         "- Counts are read 2,000 times per sample after 50 assignments spread changes over",
         "  the counter shards.",
@@ -319,7 +231,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--memory-probe", nargs=3, metavar=("KIND", "FILE", "WORKDIR"))
     parser.add_argument("--only", help="comma-separated steps to measure again (generation, "
-                        "import, memory, assign, counts); the others come from the last run")
+                        "memory, assign, counts); the others come from the last run")
     args = parser.parse_args()
     if args.memory_probe:
         memory_probe(*args.memory_probe)
@@ -332,7 +244,6 @@ def main() -> None:
     results = json.loads(saved.read_text(), object_hook=_int_keys) if args.only and saved.exists() else {}
     steps = [
         ("generation", lambda: bench_generation(million, 3, workdir)),
-        ("import", lambda: bench_import(million, 3, workdir)),
         ("memory", lambda: bench_import_memory(1_000_000 if quick else 10_000_000, workdir)),
         ("assign", lambda: bench_assignments(10_000 if quick else 100_000, 8, workdir)),
         ("counts", lambda: bench_counts((1_000, million), 2_000, workdir)),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Code, ImportBatch
+from ..models import Code, ImportBatch, PoolCounter
 from . import formats, loading, pools
 from .actor import SYSTEM, Actor
 from .codes import CHARACTERS, MAX_LENGTH, MIN_LENGTH, normalize
@@ -195,6 +194,13 @@ def room(spec: Spec) -> Room:
     return Room(space=spec.space, used=int(used or 0))
 
 
+def stored_codes() -> int:
+    """Every live code in the workspace, from the pools' counters (no scan of codes)."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(
+        PoolCounter.available + PoolCounter.assigned + PoolCounter.redeemed
+        + PoolCounter.canceled), 0))))
+
+
 def preview(spec: Spec, count: int = 10) -> list[str]:
     """Sample codes for the marketer to look at; nothing is stored."""
     return candidates(spec, count)
@@ -216,7 +222,11 @@ def generate_codes(
     spec = spec.for_pool(pools.get_pool(pool_id).barcode_format)
     template = spec.template  # validates the spec before anything is written
     with loading.Load(pool_id, "generate", spec.describe(), actor, wait=wait) as load:
-        space = room(spec)
+        # However many of the workspace's codes have this shape, at most all of them do:
+        # when even that leaves room, the codes of this shape need not be counted.
+        space = Room(space=spec.space, used=stored_codes())
+        if count > space.allowed:
+            space = room(spec)
         if count > space.allowed:
             raise CodeSpaceTooSmall(
                 f"{count:,} codes would use more than half of the room left for "
@@ -232,11 +242,12 @@ def generate_codes(
             if rounds > 50:
                 raise CodeSpaceTooSmall("Could not find enough unused codes; "
                                         "use a longer pattern.", requested=count)
-            want = min(count - generated, CHUNK)
-            # A little extra, so the few that collide rarely need another round.
-            load.stage(_rows(candidates(spec, want + want // 100 + 8)))
-            load.classify()
-            generated += load.write_accepted(limit=want)
+            # Codes already in the workspace (or drawn twice) are left out by the unique
+            # index; the next round draws as many again.
+            made = candidates(spec, min(count - generated, CHUNK))
+            load.stage_block(1, "\n".join(made))
+            del made
+            generated += load.write_staged(find_conflicts=False)
             load.reset()
 
         def finish(session: Session, batch: ImportBatch) -> None:
@@ -246,16 +257,11 @@ def generate_codes(
 
         load.go_live(finish)
     batch_id = load.batch_id
+    # The batch's codes are those above its floor: found by the primary key.
     sample = list(
         db.session.scalars(
-            select(Code.code).where(Code.batch_id == batch_id).order_by(Code.id).limit(10)
+            select(Code.code).where(Code.id > load.floor, Code.batch_id == batch_id)
+            .order_by(Code.id).limit(10)
         )
     )
     return GenerationResult(batch_id, generated, sample, pools.counts(pool_id))
-
-
-def _rows(codes: list[str]) -> Iterator[tuple]:
-    for line, code in enumerate(codes, start=1):
-        yield line, code, code.replace("-", "").upper(), None, None
-
-

@@ -94,6 +94,17 @@ def _candidates(table: TableFile, barcode_format: str) -> Iterator[Row]:
         yield line, code, normalized, expires_at, None
 
 
+def _stage(load: loading.Load, table: TableFile, barcode_format: str) -> int:
+    """Stage every non-blank line of the file; returns how many. While the file is plain
+    (one column, no expiry, no barcode format to check against), whole blocks of it are
+    checked in SQL; any other line is checked here (_candidates)."""
+    lines = 0
+    if "expires_at" not in table.columns and formats.code_refusal(barcode_format) is None:
+        for first_line, block in table.plain_blocks():
+            lines += load.stage_block(first_line, block)
+    return lines + load.stage(_candidates(table, barcode_format))
+
+
 def import_codes(
     pool_id: int, stream: BinaryIO, *, source: str = "", actor: Actor = SYSTEM,
     job: jobs.Claim | None = None, wait: float = loading.WAIT_IN_REQUEST,
@@ -109,9 +120,8 @@ def import_codes(
     barcode_format = pools.load_pool_for_codes(db.session, pool_id).barcode_format
     table = open_table(stream, {"code": CODE_HEADERS, "expires_at": EXPIRY_HEADERS}, "code")
     with loading.Load(pool_id, "import", source, actor, job=job, wait=wait) as load:
-        lines = load.stage(_candidates(table, barcode_format))
-        load.classify()
-        imported = load.write_accepted()
+        lines = _stage(load, table, barcode_format)
+        imported = load.write_staged()
         by_reason = load.rejection_counts()
         load.save_rejections()
         notes: list[str] = []

@@ -7,10 +7,11 @@ it failed. So a load of codes (an import or a generation):
 1. begins in one short transaction: it takes the code space (one load at a time, since
    codes are unique across every pool), checks the pool and records its batch as
    `loading`, with the highest code id so far (`code_floor`);
-2. stages and classifies the candidates in temporary tables of a connection of its
-   own, holding no lock on the shared tables;
-3. writes the accepted codes into `code` in steps of about STEP_SECONDS, pausing
-   between steps so that tills get their turn; each step shows the load is alive;
+2. stages the candidates in temporary tables of a connection of its own, holding no
+   lock on the shared tables (services/staging.py);
+3. writes them into `code` in steps of about STEP_SECONDS, pausing between steps so
+   that tills get their turn, the unique index leaving out codes already there; each
+   step shows the load is alive;
 4. goes live in one short transaction: the batch's state, the pool's counters and a
    background job's end together.
 
@@ -42,10 +43,11 @@ from .tx import lock_code_space, write_transaction
 
 # How long one step may hold SQLite's write lock, and the pause after it in which a
 # waiting till gets in. SQLite's busy handler polls again after 1, 2, 5, 10, 15 and 20 ms,
-# then every 25 to 100 ms: a short hold is waited out at the first polls, a long one
-# risks the waiter sleeping through the pause.
-STEP_SECONDS = 0.025
-PAUSE_SECONDS = 0.03
+# then every 25 to 100 ms: a till that arrives during a step is let in at the pause after
+# it, or the one after that. Steps of 25 ms spent more than half of a large import in
+# pauses; at 100 ms a till waits about as long as a step and the import pauses a fifth.
+STEP_SECONDS = 0.1
+PAUSE_SECONDS = 0.025
 FIRST_STEP, SMALLEST_STEP, LARGEST_STEP = 2_000, 500, 200_000
 # A load shows it is alive at least this often while it stages a file...
 BEAT_SECONDS = 5.0
@@ -145,16 +147,18 @@ class Load:
                            "try again in a minute.")
             time.sleep(0.25)
 
-    # 2. Stage and classify, in temporary tables.
+    # 2. Stage, in temporary tables.
 
     def stage(self, rows: Iterable[Row]) -> int:
         """Put candidate rows into the staging table; returns how many."""
         with self._step():
             return self.staging.add(self._beating(rows))
 
-    def classify(self) -> None:
+    def stage_block(self, first_line: int, block: str) -> int:
+        """Put a block of plain lines into the staging table (Staging.add_block)."""
+        self._beat_if_due()
         with self._step():
-            self.staging.classify(self.pool_id)
+            return self.staging.add_block(first_line, block)
 
     def rejection_counts(self) -> dict[str, int]:
         with self._step():
@@ -166,12 +170,19 @@ class Load:
 
     # 3. Write in steps.
 
-    def write_accepted(self, limit: int | None = None) -> int:
-        """Write the accepted codes (at most `limit`) into `code`; returns how many."""
+    def write_staged(self, *, find_conflicts: bool = True) -> int:
+        """Write the staged codes into `code`, leaving out those already there; returns
+        how many went in. With find_conflicts, the lines left out are then found and
+        given their reason (only when there are any: it costs a lookup a line)."""
         with self._step():
-            total = self.staging.accept(limit)
-        return self._in_steps(total, lambda first, last: self.staging.insert_codes(
-            self.pool_id, self.batch_id, first, last))
+            last = self.staging.sort()
+        written = self._in_steps(last, lambda first, end: self.staging.insert_codes(
+            self.pool_id, self.batch_id, first, end))
+        if find_conflicts:
+            with self._step():
+                if written < self.staging.offered():
+                    self.staging.find_conflicts(self.pool_id, self.batch_id)
+        return written
 
     def save_rejections(self) -> int:
         """Keep the first KEPT_REJECTIONS rejected lines of each reason for the report."""
@@ -231,10 +242,14 @@ class Load:
     def _beating(self, rows: Iterable[Row]) -> Iterator[Row]:
         """The rows, with a sign of life every BEAT_SECONDS while they are read."""
         for count, row in enumerate(rows):
-            if count % 4096 == 0 and time.monotonic() - self._beaten > BEAT_SECONDS:
-                with write_transaction() as session:
-                    self._beat(session)
+            if count % 4096 == 0:
+                self._beat_if_due()
             yield row
+
+    def _beat_if_due(self) -> None:
+        if time.monotonic() - self._beaten > BEAT_SECONDS:
+            with write_transaction() as session:
+                self._beat(session)
 
 
 def discard(batch_id: int, floor: int, token: str) -> bool:

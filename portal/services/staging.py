@@ -1,39 +1,71 @@
 """Temporary tables through which new codes enter the `code` table.
 
-Imports and generation stream candidate codes into `import_staging`, then one SQL
-statement sorts out duplicates within the batch and codes that exist already (in this
-pool or another), and the accepted ones are numbered in `import_accepted`, from where
-a load (services/loading.py) writes them into `code` in steps. Set operations in the
-database keep memory bounded and run at close to the database's own loading speed.
+Imports and generation put candidate codes into `import_staging` in file order: plain
+stretches of a file as whole blocks of text that one SQL statement splits, checks
+and normalizes (codes.sql_check), other lines one row each from Python. The codes go
+into `code` in code order with `ON CONFLICT (normalized) DO NOTHING`: the unique index
+that every new code is checked against anyway is the duplicate check, so it costs
+what the file costs, whatever the workspace holds. Only when fewer went in than were
+offered does a second statement find which lines were left out and why (a line
+repeating an earlier one, a code already in this pool, one in another pool), looking
+each of them up by that same index.
 
-The tables belong to one connection and outlive its transactions, so the steps can
-commit one by one; the caller begins and commits.
+The tables belong to one connection and outlive its transactions, so a load
+(services/loading.py) can write in steps that commit one by one; the caller begins
+and commits.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from . import codes
+
 BATCH = 10_000
 
-_CLASSIFY = """
-SELECT s.line, s.code, s.normalized, s.expires_at,
-  CASE
-    WHEN s.reason IS NOT NULL THEN s.reason
-    WHEN row_number() OVER (PARTITION BY s.normalized ORDER BY s.line) > 1
-      THEN 'duplicate_in_file'
-    WHEN c.pool_id = :pool_id THEN 'already_in_pool'
-    WHEN c.pool_id IS NOT NULL THEN 'in_other_pool'
-  END AS reason
-FROM import_staging s LEFT JOIN code c ON c.normalized = s.normalized
-"""
-_TABLES = ("import_kept", "import_accepted", "import_classified", "import_staging")
+_ALLOWED_OR_LF = codes.ALLOWED_BYTES + b"\n"
+_TABLES = ("import_kept", "import_conflicts", "import_sorted", "import_staging")
 
 Row = tuple[int, str, str | None, datetime | None, str | None]
 """(line, code as given, normalized or None, expires_at or None, rejection reason or None)"""
+
+# A block's lines, trimmed as str.strip trims ASCII text, blank ones left out, each
+# with its reason (NULL when it may go in) and normalized form: the same verdicts as
+# codes.check, in SQL. The SQLite form reads a JSON array of the lines, PostgreSQL
+# splits the text itself.
+_TRIMMED = {"sqlite": "trim(value, :ws)", "postgresql": "btrim(value, :ws)"}
+_LINES = {
+    "sqlite": "SELECT :first + key AS line, {trimmed} AS code FROM json_each(:block)",
+    "postgresql": "SELECT :first + n - 1 AS line, {trimmed} AS code "
+                  "FROM unnest(string_to_array(:block, E'\\n')) WITH ORDINALITY AS u(value, n)",
+}
+# (A rejected line's normalized form is never read.)
+_BLOCK = """
+INSERT INTO import_staging (line, code, normalized, reason)
+SELECT line, code, {normalized}, {reason} FROM ({lines}) split WHERE code <> ''
+"""
+
+# Which offered lines did not go in, and why. A line whose code row is this batch's
+# went in itself unless an earlier line of the file has the same code; any other row
+# was there before. The code table is read by its unique index, one lookup a line.
+_CONFLICTS = """
+CREATE TEMP TABLE import_conflicts AS
+SELECT line, code AS value,
+  CASE WHEN earlier > 1 THEN 'duplicate_in_file'
+       WHEN pool_id = :pool_id THEN 'already_in_pool'
+       ELSE 'in_other_pool' END AS reason
+FROM (SELECT s.line, s.code, c.pool_id, c.batch_id,
+             row_number() OVER (PARTITION BY s.normalized ORDER BY s.line) AS earlier
+      FROM import_staging s JOIN code c ON c.normalized = s.normalized
+      WHERE s.reason IS NULL) offered
+WHERE earlier > 1 OR batch_id IS NULL OR batch_id <> :batch_id
+"""
+_REJECTED = ("SELECT line, code AS value, reason FROM import_staging WHERE reason IS NOT NULL "
+             "UNION ALL SELECT line, value, reason FROM import_conflicts")
 
 
 class Staging:
@@ -41,7 +73,17 @@ class Staging:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.postgresql = connection.dialect.name == "postgresql"
+        self.dialect = connection.dialect.name
+        self.postgresql = self.dialect == "postgresql"
+        # Two forms: one for any plain block, one for a block of nothing but allowed
+        # characters and line ends (most are), which needs no trimming and no search
+        # for characters that are not allowed.
+        self._block_sql = {}
+        for clean in (False, True):
+            normalized, reason = codes.sql_check("code", self.dialect, only_allowed=clean)
+            lines = _LINES[self.dialect].format(trimmed="value" if clean else _TRIMMED[self.dialect])
+            self._block_sql[clean] = text(_BLOCK.format(normalized=normalized, reason=reason,
+                                                        lines=lines))
 
     def create(self) -> None:
         self.drop()
@@ -49,8 +91,10 @@ class Staging:
             self._execute("CREATE TEMP TABLE import_staging (line bigint, code text, normalized text, "
                           "expires_at timestamptz, reason text)")
         else:
+            # The rowid numbers the rows in the order they came: the steps' ranges.
             self._execute("CREATE TEMP TABLE import_staging (line INTEGER, code TEXT, normalized TEXT, "
                           "expires_at TEXT, reason TEXT)")
+        self._execute("CREATE TEMP TABLE import_conflicts (line bigint, value text, reason text)")
 
     def drop(self) -> None:
         for table in _TABLES:
@@ -82,47 +126,81 @@ class Staging:
             cursor.close()
         return counter.count
 
-    def classify(self, pool_id: int) -> None:
-        """Give every staged row its final reason: NULL for a code that can go in."""
-        self._execute(f"CREATE TEMP TABLE import_classified AS {_CLASSIFY}", {"pool_id": pool_id})
+    def add_block(self, first_line: int, block: str) -> int:
+        """Append a block of plain ASCII lines ("\\n"-separated, the first numbered
+        `first_line`), checked in SQL; returns how many were not blank."""
+        block = block.replace("\r\n", "\n")
+        clean = not block.encode("ascii").translate(None, _ALLOWED_OR_LF)
+        if not self.postgresql:
+            block = json.dumps(block.split("\n"))
+        params = {"first": first_line, "block": block}
+        if not clean:
+            params["ws"] = codes.ASCII_WHITESPACE
+        return self.connection.execute(self._block_sql[clean], params).rowcount
 
-    def accept(self, limit: int | None = None) -> int:
-        """Number the accepted rows (at most `limit`) in code order; returns how many."""
-        self._execute("CREATE TEMP TABLE import_accepted (n bigint PRIMARY KEY, code text, "
-                      "normalized text, expires_at " + ("timestamptz)" if self.postgresql else "TEXT)"))
-        sql = ("INSERT INTO import_accepted SELECT row_number() OVER (ORDER BY normalized), code, "
-               "normalized, expires_at FROM import_classified WHERE reason IS NULL")
-        params = {}
-        if limit is not None:
-            sql += " ORDER BY normalized LIMIT :limit"
-            params["limit"] = limit
-        return self._execute(sql, params).rowcount
+    def sort(self) -> int:
+        """Put the codes that may go in in code order, the first line of a code first;
+        returns how many there are to write (SQLite: numbered by rowid, for the steps).
+
+        New codes enter the unique index in its own order: each step then touches a
+        few neighbouring pages, where codes in file order touched pages all over the
+        index, each written again at every step's commit (a million random codes took
+        six times as long). PostgreSQL, in one step, sorts as it inserts."""
+        if self.postgresql:
+            return 1 if self._execute("SELECT 1 FROM import_staging LIMIT 1").first() else 0
+        self._execute("DROP TABLE IF EXISTS import_sorted")
+        self._execute("CREATE TEMP TABLE import_sorted (n INTEGER PRIMARY KEY, code TEXT, "
+                      "normalized TEXT, expires_at TEXT)")
+        return self._execute(
+            "INSERT INTO import_sorted (code, normalized, expires_at) SELECT code, normalized, "
+            "expires_at FROM import_staging WHERE reason IS NULL ORDER BY normalized, line").rowcount
+
+    def offered(self) -> int:
+        """How many staged codes may go in (their line had no reason to refuse them)."""
+        return int(self._execute("SELECT count(*) FROM import_staging WHERE reason IS NULL").scalar())
 
     def insert_codes(self, pool_id: int, batch_id: int, first: int, last: int) -> int:
-        """Move accepted rows first..last into `code` as available codes."""
+        """Move the sorted codes first..last (PostgreSQL takes them all in one step)
+        into `code` as available codes, leaving out codes already there; returns how
+        many went in. Of several lines with one code, the first goes in."""
+        params = {"pool_id": pool_id, "batch_id": batch_id, "first": first, "last": last}
+        if self.postgresql:
+            self._execute("SET LOCAL work_mem = '256MB'")  # the sort, in memory
+            source = "import_staging WHERE reason IS NULL ORDER BY normalized, line"
+        else:
+            source = "import_sorted WHERE n BETWEEN :first AND :last ORDER BY n"
         return self._execute(
             "INSERT INTO code (pool_id, batch_id, code, normalized, status, expires_at) "
             "SELECT :pool_id, :batch_id, code, normalized, 'available', expires_at "
-            "FROM import_accepted WHERE n BETWEEN :first AND :last ORDER BY n",
-            {"pool_id": pool_id, "batch_id": batch_id, "first": first, "last": last},
+            f"FROM {source} ON CONFLICT (normalized) DO NOTHING",
+            params,
         ).rowcount
 
+    def find_conflicts(self, pool_id: int, batch_id: int) -> int:
+        """Record the offered lines that did not go in, with their reason; how many."""
+        self._execute("DROP TABLE IF EXISTS import_conflicts")
+        if self.postgresql:
+            # Without statistics on the temporary table the planner may hash the whole
+            # code table; a lookup a line by the unique index is what this needs.
+            self._execute("SET LOCAL enable_hashjoin = off")
+            self._execute("SET LOCAL enable_mergejoin = off")
+            self._execute("SET LOCAL work_mem = '64MB'")
+        self._execute(_CONFLICTS, {"pool_id": pool_id, "batch_id": batch_id})
+        return int(self._execute("SELECT count(*) FROM import_conflicts").scalar())
+
     def rejection_counts(self) -> dict[str, int]:
-        rows = self._execute(
-            "SELECT reason, count(*) FROM import_classified WHERE reason IS NOT NULL "
-            "GROUP BY reason ORDER BY reason"
-        )
+        rows = self._execute(f"SELECT reason, count(*) FROM ({_REJECTED}) r GROUP BY reason ORDER BY reason")
         return {reason: int(n) for reason, n in rows}
 
     def keep_rejections(self, per_reason: int) -> int:
         """Number the first `per_reason` rejected lines of each reason, in file order."""
-        self._execute("CREATE TEMP TABLE import_kept (n bigint PRIMARY KEY, line bigint, "
-                      "value text, reason text)")
+        key = "bigint PRIMARY KEY" if self.postgresql else "INTEGER PRIMARY KEY"
+        self._execute(f"CREATE TEMP TABLE import_kept (n {key}, line bigint, value text, reason text)")
         return self._execute(
             "INSERT INTO import_kept SELECT row_number() OVER (ORDER BY line), line, value, reason "
-            "FROM (SELECT line, substr(code, 1, 200) AS value, reason, "
-            "row_number() OVER (PARTITION BY reason ORDER BY line) AS k "
-            "FROM import_classified WHERE reason IS NOT NULL) ranked WHERE k <= :most",
+            "FROM (SELECT line, substr(value, 1, 200) AS value, reason, "
+            f"row_number() OVER (PARTITION BY reason ORDER BY line) AS k FROM ({_REJECTED}) r) ranked "
+            "WHERE k <= :most",
             {"most": per_reason},
         ).rowcount
 
@@ -136,9 +214,9 @@ class Staging:
 
     def reset(self) -> None:
         """Empty the tables for another round (generation tops up what collided)."""
-        for table in ("import_accepted", "import_classified"):
-            self._execute(f"DROP TABLE IF EXISTS {table}")
         self._execute("DELETE FROM import_staging")
+        self._execute("DELETE FROM import_conflicts")
+        self._execute("DROP TABLE IF EXISTS import_sorted")
 
 
 class _Counter:

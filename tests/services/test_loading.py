@@ -41,8 +41,7 @@ def test_a_loading_batch_counts_nowhere_until_it_goes_live(pool_id):
     generation.generate_codes(pool_id, 3)
     with loading.Load(pool_id, "import", "test", SYSTEM) as load:
         load.stage(_rows(["NEW0001", "NEW0002"]))
-        load.classify()
-        assert load.write_accepted() == 2
+        assert load.write_staged() == 2
         db.session.rollback()
         # The rows are in `code`, but nothing sees them yet.
         assert db.session.scalar(select(func.count()).select_from(Code)) == 5
@@ -65,8 +64,7 @@ def test_a_load_that_fails_part_way_leaves_nothing(pool_id):
 
     with pytest.raises(Broken), loading.Load(pool_id, "import", "test", SYSTEM) as load:
         load.stage(_rows([f"FAIL{i:05d}" for i in range(5000)]))
-        load.classify()
-        load.write_accepted()
+        load.write_staged()
         raise Broken
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Code)) == 0
@@ -88,10 +86,9 @@ def test_a_second_load_waits_for_the_first_and_then_says_so(pool_id):
 def test_a_load_taken_for_dead_stops_and_its_codes_are_removed(pool_id):
     with pytest.raises(Conflict) as stopped, loading.Load(pool_id, "import", "slow", SYSTEM) as load:
         load.stage(_rows([f"SLOW{i:05d}" for i in range(3000)]))
-        load.classify()
         # Another process decides this load is dead (say, after a long pause).
         assert loading.recover(silence=timedelta(seconds=-1)) == [load.batch_id]
-        load.write_accepted()
+        load.write_staged()
     assert stopped.value.reason == "job_taken_over"
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Code)) == 0
