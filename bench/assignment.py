@@ -164,25 +164,23 @@ def measure(kind: str, n: int, runs: int, workdir: Path) -> dict:
     if not csv.exists():
         write_list(csv, n)
     ours, base, api = [], [], []
+
+    def on_fresh(measure, checked: bool) -> float:  # noqa: ANN001
+        """measure(where, pool_id) on a new database with a pool of n codes."""
+        context, where, pool_id = prepared(kind, n, workdir)
+        try:
+            seconds = measure(where, pool_id)
+            if checked:
+                check(kind, where, pool_id, n)
+            return seconds
+        finally:
+            context.__exit__(None, None, None)
+
     for _ in range(runs):
         if n <= 10_000:  # the API takes at most 10,000 customers a request
-            context, where, pool_id = prepared(kind, n, workdir)
-            try:
-                api.append(run_api(kind, where, pool_id, n))
-                check(kind, where, pool_id, n)
-            finally:
-                context.__exit__(None, None, None)
-        context, where, pool_id = prepared(kind, n, workdir)
-        try:
-            ours.append(run_portal(kind, where, pool_id, csv))
-            check(kind, where, pool_id, n)
-        finally:
-            context.__exit__(None, None, None)
-        context, where, pool_id = prepared(kind, n, workdir)
-        try:
-            base.append(run_baseline(kind, where, pool_id, csv, n))
-        finally:
-            context.__exit__(None, None, None)
+            api.append(on_fresh(lambda where, pool_id: run_api(kind, where, pool_id, n), True))
+        ours.append(on_fresh(lambda where, pool_id: run_portal(kind, where, pool_id, csv), True))
+        base.append(on_fresh(lambda where, pool_id: run_baseline(kind, where, pool_id, csv, n), False))
         print(f"{kind} {n:,}: ours {ours[-1]:.2f} s, baseline {base[-1]:.2f} s"
               + (f", API {api[-1]:.2f} s" if api else ""), flush=True)
     return {"kind": kind, "n": n, "ours": statistics.median(ours), "base": statistics.median(base),

@@ -38,7 +38,8 @@ from ...models.base import UTCDateTime
 from .. import jobs, pools
 from ..actor import SYSTEM, Actor
 from ..codes import effective_expiry
-from ..customers import CustomerData, Staged, analyze_staged, upsert_staged
+from ..customer_lists import Staged, analyze_staged, upsert_staged
+from ..customers import CustomerData
 from ..errors import Conflict, DomainError, InvalidInput
 from ..integrations import voucher_events
 from ..tx import is_postgresql, write_transaction
