@@ -232,19 +232,19 @@ def report(results: dict, load: str, quick: bool) -> str:
 
 
 MISSES = """
-Where a ratio misses 1.5×, the difference is what the loader does not do (from profiles
-of a 1,000,000-line SQLite import on an idle machine): start the `portal` process and
-build the app (about 1.3 s), read and check every line (about 1.2 s: plain blocks are
-checked in SQL, other lines in Python), put the codes in the unique index's order (0.4
-s) and write them in 100 ms steps with a 25 ms pause after each, so that a till gets
-SQLite's write lock (about 0.6 s). Sequential codes are the loader's best case: it
-appends them to every index as they come, unchecked and unsorted, so on SQLite the
-portal stays well above 1.5× there; the start-up alone is about three quarters of the loader's
-time. Oscar: 100× its loop's codes per second here is more than SQLite's own loader
-achieves putting a million codes of generation's shape into the same table (the
-generation rows' loader column), so no generator that writes into this table can meet
-that target on this machine. The issue's 590 codes/s for oscar did not reproduce: its
-loop ran at the rate in the table here (SQLite, one transaction, no offers to attach).
+Where a ratio misses 1.5×, the difference is what the loader does not do (from profiles of
+a 1,000,000-line SQLite import on an idle machine): start the `portal` process and build
+the app (about 0.9 s; the data commands build it without pages or API), read and check
+every line (about 1.2 s: plain blocks are checked in SQL, other lines in Python), put the
+codes in the unique index's order (0.4 s) and write them in 100 ms steps with a 25 ms
+pause after each, so that a till gets SQLite's write lock (about 0.6 s). Sequential codes
+are the loader's best case: it appends them to every index as they come, unchecked and
+unsorted, so on SQLite the portal stays well above 1.5× there; the start-up alone is about
+half of the loader's time. Oscar: 100× its loop's codes per second here is more than
+SQLite's own loader achieves putting a million codes of generation's shape into the same
+table (the generation rows' loader column), so no generator that writes into this table
+can meet that target on this machine. The issue's 590 codes/s for oscar did not reproduce:
+its loop ran at the rate in the table here (SQLite, one transaction, no offers to attach).
 """
 
 WHY = """
