@@ -95,16 +95,21 @@ def release(session: Session, held: Claim, state: JobState = JobState.QUEUED) ->
                                 .values(state=state.value, worker=None, heartbeat_at=utcnow())).rowcount)
 
 
-def report_progress(held: Claim, **progress: object) -> bool:
+def report_progress(held: Claim, **progress: object) -> None:
     """Show how far a file job has got, and that its run is alive, in a short transaction
-    of its own (the page's progress bar reads it); False when another run has taken the
-    job over, which the run must take as its signal to stop."""
+    of its own (the page's progress bar reads it); raises Conflict when another run has
+    taken the job over, so that this one stops before it applies anything."""
     with write_transaction() as session:
         job = session.get(Job, held.job_id, populate_existing=True)
-        if job is None:
-            return False
-        return bool(session.execute(update(_jobs).where(*_held(held)).values(
-            heartbeat_at=utcnow(), details={**(job.details or {}), "progress": progress})).rowcount)
+        shown = job is not None and session.execute(update(_jobs).where(*_held(held)).values(
+            heartbeat_at=utcnow(), details={**(job.details or {}), "progress": progress})).rowcount
+    if not shown:
+        raise _taken_over()
+
+
+def _taken_over() -> Conflict:
+    return Conflict("Another run of this job has taken it over; this one changed nothing.",
+                    reason="job_taken_over")
 
 
 def finish_in(session: Session, held: Claim | None, details: dict) -> None:
@@ -117,8 +122,7 @@ def finish_in(session: Session, held: Claim | None, details: dict) -> None:
         state=JobState.DONE.value, finished_at=utcnow(),
         details={**(job.details or {}), "result": details})).rowcount
     if not done:
-        raise Conflict("Another run of this job has taken it over; this one changed nothing.",
-                       reason="job_taken_over")
+        raise _taken_over()
 
 
 def fail(held: Claim, message: str) -> None:

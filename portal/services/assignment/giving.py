@@ -65,6 +65,15 @@ def givable(now: datetime) -> ColumnElement[bool]:
                 is_live(_codes.c.batch_id))
 
 
+def next_free(pool_id: int, now: datetime, limit: int):  # noqa: ANN201
+    """The ids of the pool's next `limit` codes that may be given, in id order. On
+    PostgreSQL they are locked, and those another transaction holds are skipped: several
+    assigners each take different codes instead of queuing for the same ones."""
+    pick = (select(_codes.c.id).where(_codes.c.pool_id == pool_id, givable(now))
+            .order_by(_codes.c.id).limit(limit))
+    return pick.with_for_update(skip_locked=True) if is_postgresql() else pick
+
+
 def consent_source(actor: Actor, *, one: bool) -> tuple[ConsentSource, str]:
     """How and by whom customers' consent came with an assignment, for their record."""
     if actor.api_key_id is not None:
@@ -109,11 +118,7 @@ def give_each(session: Session, pool: Pool, customers: Sequence[tuple[int, str]]
     if not wanting:
         return result
     now = utcnow()
-    pick = (select(_codes.c.id).where(_codes.c.pool_id == pool.id, givable(now))
-            .order_by(_codes.c.id).limit(len(wanting)))
-    if is_postgresql():
-        pick = pick.with_for_update(skip_locked=True)
-    picked = session.execute(pick).scalars().all()
+    picked = session.execute(next_free(pool.id, now, len(wanting))).scalars().all()
     pairs = dict(zip(picked, [pk for pk, _ in wanting][:len(picked)], strict=True))  # code -> customer
     given = {}
     if pairs:
@@ -158,18 +163,7 @@ def assign_to(session: Session, pool: Pool, customer_pk: int, customer_id: str,
         return _assignment(held[0], pool, customer_id, new=False)
 
     now = utcnow()
-    pick = (
-        select(_codes.c.id)
-        .where(
-            _codes.c.pool_id == pool.id,
-            givable(now),
-        )
-        .order_by(_codes.c.id)
-        .limit(1)
-    )
-    if is_postgresql():
-        # Concurrent assigners each take a different free row instead of queuing.
-        pick = pick.with_for_update(skip_locked=True)
+    pick = next_free(pool.id, now, 1)
     row = session.execute(
         update(_codes)
         .where(_codes.c.id == pick.scalar_subquery(),

@@ -40,10 +40,10 @@ from ..actor import SYSTEM, Actor
 from ..codes import effective_expiry
 from ..customer_lists import Staged, analyze_staged, upsert_staged
 from ..customers import CustomerData
-from ..errors import Conflict, DomainError, InvalidInput
+from ..errors import DomainError, InvalidInput
 from ..integrations import voucher_events
 from ..tx import is_postgresql, write_transaction
-from .giving import HELD, consent_source, givable, usable_pool
+from .giving import HELD, consent_source, next_free, usable_pool
 from .reading import read_customer_file
 
 # Failed and withdrawn lines kept for the report; their counts are always complete.
@@ -159,9 +159,7 @@ class _Progress:
 
     def _show(self, phase: str, done: int) -> None:
         self.shown = time.monotonic()
-        if not jobs.report_progress(self.job, phase=phase, done=done, total=max(self.total or 0, done)):
-            raise Conflict("Another run of this job has taken it over; this one changed nothing.",
-                           reason="job_taken_over")
+        jobs.report_progress(self.job, phase=phase, done=done, total=max(self.total or 0, done))
 
 
 def _check(customers: Iterable[tuple[int, CustomerData | DomainError]], result: BulkResult,
@@ -263,11 +261,7 @@ def _give(session: Session, pool, staged: Staged, actor: Actor, result: BulkResu
     analyze_staged(session.connection(), "assign_wants")
     # Pair them with the next available codes: each free code is taken once (skipping
     # those another transaction holds), numbered, and matched by number.
-    pick = (select(_codes.c.id).where(_codes.c.pool_id == pool.id, givable(at))
-            .order_by(_codes.c.id).limit(wanting))
-    if postgresql:
-        pick = pick.with_for_update(skip_locked=True)
-    picked = pick.subquery("picked")
+    picked = next_free(pool.id, at, wanting).subquery("picked")
     numbered = select(picked.c.id, func.row_number().over(order_by=picked.c.id).label("rn")
                       ).subquery("numbered")
     execute(text("CREATE TEMP TABLE assign_given (code_id bigint PRIMARY KEY, customer_pk bigint, "
