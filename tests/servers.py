@@ -69,6 +69,7 @@ class MailHandler:
         self.refuse: str | None = None  # an SMTP reply such as "451 4.3.0 try later"
         self.delay = 0.0
         self.peers: set[tuple] = set()  # the client ends of the connections messages came over
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each message
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
         if self.refuse:
@@ -78,6 +79,7 @@ class MailHandler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.peers.add(session.peer)
         return "250 OK"
 

@@ -1,5 +1,5 @@
-"""An email's bytes as they go over SMTP: headers, then a multipart/alternative body
-with a plain-text and an HTML part, each UTF-8 in base64.
+"""An email as it goes over SMTP: its bytes (headers, then a multipart/alternative body
+with a plain-text and an HTML part, each UTF-8 in base64), and the envelope's addresses.
 
 Written out directly rather than through `email.mime` and its generator, which took
 most of the time a send spends on each message; the result is what those classes
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Iterable
+import re
+import smtplib
+from collections.abc import Iterable, Sequence
 
 CRLF = "\r\n"
 # RFC 5322 2.1.1: lines SHOULD be no longer than 78 characters.
@@ -51,3 +53,42 @@ def build(headers: Iterable[tuple[str, str]], text: str, html: str) -> bytes:
             f"--{boundary}{CRLF}{_part('plain', text)}"
             f"--{boundary}{CRLF}{_part('html', html)}"
             f"--{boundary}--{CRLF}").encode("ascii")
+
+
+# A plain ASCII addr-spec: email.utils.parseaddr gives it back unchanged, and smtplib
+# writes it into the envelope as <address>.
+_BARE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def bare(address: str) -> bool:
+    """Whether `address` is a plain ASCII address with no display name."""
+    return _BARE.fullmatch(address) is not None
+
+
+class _Envelope:
+    """smtplib's client, writing a plain address into MAIL FROM and RCPT TO as it is
+    rather than parsing it again (email.utils.parseaddr, twice a message, took a tenth
+    of a send's time). Any other address goes through smtplib's own quoting."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if not bare(sender) or any(option.lower() == "smtputf8" for option in options):
+            return super().mail(sender, options)
+        self.putcmd("mail", f"FROM:<{sender}>{self._options(options)}")
+        return self.getreply()
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if not bare(recip):
+            return super().rcpt(recip, options)
+        self.putcmd("rcpt", f"TO:<{recip}>{self._options(options)}")
+        return self.getreply()
+
+    def _options(self, options: Sequence[str]) -> str:
+        return " " + " ".join(options) if options and self.does_esmtp else ""
+
+
+class SMTP(_Envelope, smtplib.SMTP):
+    pass
+
+
+class SMTP_SSL(_Envelope, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name
+    pass

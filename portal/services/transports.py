@@ -185,6 +185,7 @@ class Mailer:
         self.sender = config.get("MAIL_FROM") or ""
         self.reply_to = config.get("MAIL_REPLY_TO") or ""
         self._from = _address(self.sender)
+        self._envelope_from = parseaddr(self.sender)[1]
         self.domain = parseaddr(self.sender)[1].rpartition("@")[2].lower() or "localhost"
         self._secret = str(config.get("SECRET_KEY") or "").encode()
         self.refused = smtp_refusal(config)
@@ -206,10 +207,10 @@ class Mailer:
             raise DeliveryError(self.refused, transient=False)
         try:
             if self.security == "tls":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT,
+                smtp: smtplib.SMTP = message_bytes.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT,
                                                      context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+                smtp = message_bytes.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
                 if self.security == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
             if self.username:
@@ -241,7 +242,7 @@ class Mailer:
 
     def _message(self, email: Email) -> tuple[bytes | MIMEMultipart, str, str]:
         """(the message, the envelope's sender and recipient)."""
-        sender, to = parseaddr(self.sender)[1], parseaddr(email.to)[1]
+        sender, to = self._envelope_from, email.to if message_bytes.bare(email.to) else parseaddr(email.to)[1]
         if sender.isascii() and to.isascii():
             return message_bytes.build(self._headers(email), email.text, email.html), sender, to
         # An address beyond ASCII needs SMTPUTF8, which send_message negotiates.

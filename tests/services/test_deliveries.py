@@ -362,3 +362,32 @@ def test_campaign_email_headers_are_what_receiving_servers_score(app, smtp):
     assert here != Mailer({**app.config, "SECRET_KEY": "another"}).message_id(
         "delivery-1", "2026-01-01T00:00:00+00:00")
     assert here != Mailer(app.config).message_id("delivery-1", "2026-01-02T00:00:00+00:00")
+
+
+ADDRESSES = ["plain@example.com", "o'brien+spring.sale@mail.example.co.uk", "a_b-c=d{e}|f~g@x-y.example",
+             "Shop <shop@example.com>", "\"quoted name\"@example.com", "shop@example.com (Shop)",
+             " spaced@example.com", "zażółć@example.pl", "no-at-sign", "<bracketed@example.com>"]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_the_envelope_writes_an_address_as_smtplib_would(address):
+    """An address the portal writes into MAIL FROM / RCPT TO itself (a bare one) is
+    written as smtplib's own quoting writes it; any other goes through smtplib."""
+    import smtplib
+    from email.utils import parseaddr
+
+    from portal.services import message_bytes
+
+    if message_bytes.bare(address):
+        assert parseaddr(address) == ("", address)
+        assert smtplib.quoteaddr(address) == f"<{address}>"
+    assert message_bytes.bare(address) == (address in ADDRESSES[:3])
+
+
+def test_the_envelope_carries_the_plain_addresses(app, smtp):
+    people = [CustomerData(customer_id="E1", email="o'brien+spring@example.com", email_consent=True),
+              CustomerData(customer_id="E2", email="Plain@Example.com", email_consent=True)]
+    send(campaign(5, people), "email")
+    assert sorted(smtp.handler.envelopes) == [
+        ("vouchers@shop.example", ["Plain@example.com"]),
+        ("vouchers@shop.example", ["o'brien+spring@example.com"])]

@@ -10,6 +10,7 @@ that dies leaves at most the one message it was handing over in doubt.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -32,7 +33,7 @@ from .. import jobs, pools, transports
 from ..assignment import give_each
 from ..codes import effective_expiry
 from ..times import as_utc
-from ..tx import is_postgresql
+from ..tx import DriverStatement, is_postgresql
 from .compose import Prepared
 from .report import close
 
@@ -83,7 +84,9 @@ def _claim_statement(postgresql: bool):  # noqa: ANN202
 _CLAIM = {True: _claim_statement(True), False: _claim_statement(False)}
 _SENT = (update(_deliveries)
          .where(_deliveries.c.id == bindparam("row_id"),
-                _deliveries.c.state.in_((DeliveryState.SENDING.value, DeliveryState.FAILED.value)))
+                # Not `in_`: an expanding list would need compiling per execution.
+                or_(_deliveries.c.state == DeliveryState.SENDING.value,
+                    _deliveries.c.state == DeliveryState.FAILED.value))
          .values(state=DeliveryState.SENT.value, sent_at=bindparam("at", type_=UTCDateTime()),
                  reason=None, error=None, updated_at=bindparam("at", type_=UTCDateTime())))
 
@@ -101,17 +104,55 @@ def _sent_then_claim():  # noqa: ANN202
 
 
 _SENT_THEN_CLAIM = _sent_then_claim()
+# A row taken, as the claim returns it.
+Taken = namedtuple("Taken", "id customer_id attempts code_id")
 
 
-def sent_then_take(held: jobs.Claim, delivery_id: int, now: datetime):  # noqa: ANN201
-    """PostgreSQL: record the message of `delivery_id` as sent and take the job's next due
-    row, in one statement that is its own transaction: one round trip and one durable
-    commit for both, where `record` and `take` in a transaction take four. The same
-    guarantees as the two: the row taken is `sending` once this returns."""
-    with db.engine.connect() as connection:
-        return connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            _SENT_THEN_CLAIM, {"row_id": delivery_id, "for_job": held.job_id, "token": held.token,
-                               "at": now}).first()
+class Line:
+    """A send connection's own database connection, on which the common step of a send —
+    a message recorded as sent and the next row taken — runs through the driver, with
+    the statements compiled once: PostgreSQL runs both as one statement, its own
+    transaction (one round trip and one durable commit, where `record` and `take` in a
+    transaction take four); SQLite as one write transaction (the caller takes the run's
+    turn at writing). The same guarantees as `record` and `take`: the row taken is
+    `sending` once this returns."""
+
+    def __init__(self) -> None:
+        connection = db.engine.connect()
+        self.postgresql = connection.dialect.name == "postgresql"
+        if self.postgresql:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        self.connection = connection
+        self.driver = connection.connection.driver_connection
+        dialect = connection.dialect
+        key = (dialect.name, dialect.server_version_info)
+        if key not in _COMPILED:
+            _COMPILED[key] = ((DriverStatement(_SENT_THEN_CLAIM, dialect),) if self.postgresql else
+                              (DriverStatement(_SENT, dialect), DriverStatement(_CLAIM[False], dialect)))
+        self.statements = _COMPILED[key]
+
+    def sent_then_take(self, held: jobs.Claim, delivery_id: int, now: datetime) -> Taken | None:
+        values = {"row_id": delivery_id, "for_job": held.job_id, "token": held.token, "at": now}
+        if self.postgresql:
+            row = self.statements[0].execute(self.driver, values).fetchone()
+        else:
+            sent, claim = self.statements
+            self.driver.execute("BEGIN IMMEDIATE")
+            try:
+                sent.execute(self.driver, values)
+                row = claim.execute(self.driver, values).fetchone()
+                self.driver.execute("COMMIT")
+            except BaseException:
+                if self.driver.in_transaction:
+                    self.driver.execute("ROLLBACK")
+                raise
+        return None if row is None else Taken(*row)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+_COMPILED: dict[tuple, tuple[DriverStatement, ...]] = {}
 
 
 def give_back(session: Session, delivery_id: int) -> None:

@@ -202,9 +202,9 @@ def _connection(run: _Run) -> None:
     composer: Composer | None = None
     pool = None
     checked = _LONG_AGO
-    # PostgreSQL: a message that went out is recorded and the next row taken in one
-    # statement of its own (the common case).
-    quick = is_postgresql()
+    # The common case, a message that went out recorded and the next row taken, runs on
+    # a database connection of this connection's own (`deliveries.Line`).
+    line: deliveries.Line | None = None
     try:
         while True:
             if not run.stopping() and not run.paused(utcnow()):
@@ -212,10 +212,12 @@ def _connection(run: _Run) -> None:
             row = None
             now = utcnow()
             beat = run.beat_due(now)
-            if (quick and outcome is not None and outcome[2] is None and not beat
+            if (outcome is not None and outcome[2] is None and not beat
                     and not run.throttled and pool is not None and now - checked <= POOL_CHECK
                     and not run.stopping() and not run.paused(now)):
-                row = deliveries.sent_then_take(run.held, outcome[0], now)
+                line = line or deliveries.Line()
+                with run.writing:
+                    row = line.sent_then_take(run.held, outcome[0], now)
                 outcome = None  # committed
                 if row is not None:
                     item = _load_taken(row, pool, run)
@@ -243,6 +245,8 @@ def _connection(run: _Run) -> None:
                              deliveries.record(session, run.job_id, *outcome, utcnow()))
         if sender is not None:
             sender.close()
+        if line is not None:
+            line.close()
 
 
 def _load_taken(row, pool, run: _Run) -> Prepared:  # noqa: ANN001
