@@ -13,6 +13,7 @@ import random
 import re
 import smtplib
 from collections.abc import Iterable, Sequence
+from email.header import Header
 
 CRLF = "\r\n"
 # RFC 5322 2.1.1: lines SHOULD be no longer than 78 characters.
@@ -33,6 +34,14 @@ def fold(name: str, value: str) -> str:
         line, words = line + " " + word, words + 1
     lines.append(line)
     return CRLF.join(lines)
+
+
+def unstructured(value: str) -> str:
+    """A header's free text (a subject) as it is written: as it is when it is plain
+    printable ASCII, else in RFC 2047 encoded words."""
+    if value.isascii() and value.isprintable() and "=?" not in value:
+        return value
+    return Header(value, "utf-8").encode()
 
 
 def _part(kind: str, text: str) -> str:

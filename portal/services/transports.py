@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
@@ -232,7 +231,7 @@ class Mailer:
 
     def _headers(self, email: Email) -> list[tuple[str, str]]:
         headers = [("From", self._from), ("To", _address(email.to)),
-                   ("Subject", Header(email.subject, "utf-8").encode())]
+                   ("Subject", message_bytes.unstructured(email.subject))]
         if self.reply_to:
             headers.append(("Reply-To", _address(self.reply_to)))
         headers += [("Date", format_datetime(datetime.now(UTC))),  # "+0000", not "-0000"

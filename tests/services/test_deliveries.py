@@ -391,3 +391,19 @@ def test_the_envelope_carries_the_plain_addresses(app, smtp):
     assert sorted(smtp.handler.envelopes) == [
         ("vouchers@shop.example", ["Plain@example.com"]),
         ("vouchers@shop.example", ["o'brien+spring@example.com"])]
+
+
+@pytest.mark.parametrize("subject", ["Your voucher: 10% off", "Zimowa wyprzedaż", "Literally =?utf-8?q?x?=",
+                                     "Tab\there", "A " + "long " * 30 + "subject"])
+def test_a_subject_reads_back_as_written(subject):
+    """Plain ASCII goes as it is; anything else in encoded words: either way a reader
+    (email.policy.default) reads the marketer's subject back."""
+    from email import message_from_bytes, policy
+
+    from portal.services import message_bytes
+
+    written = message_bytes.unstructured(subject)
+    raw = message_bytes.build([("Subject", written)], "text", "<p>html</p>")
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message.defects == [] and message["Subject"] == subject
+    assert (written == subject) == (subject.isascii() and subject.isprintable() and "=?" not in subject)

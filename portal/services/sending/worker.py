@@ -254,8 +254,10 @@ def _load_taken(row, pool, run: _Run) -> Prepared:  # noqa: ANN001
     read in a transaction that ends at once (committed: its objects stay loaded); should
     that fail, the row goes back to the queue, as it never left."""
     try:
+        prepared = row.id in run.cache
         item = deliveries.load(db.session, row, pool, run.cache)
-        db.session.commit()
+        if not prepared:
+            db.session.commit()
         return item
     except BaseException:
         db.session.rollback()
