@@ -407,3 +407,39 @@ def test_a_subject_reads_back_as_written(subject):
     message = message_from_bytes(raw, policy=policy.default)
     assert message.defects == [] and message["Subject"] == subject
     assert (written == subject) == (subject.isascii() and subject.isprintable() and "=?" not in subject)
+
+
+BODIES = [None,  # the default message
+          "{{ first_name }}\n\n{{ voucher_url }}\n\nYour code {{ code }} ({{ code }}), {{ benefit }}.",
+          "Hi {{ first_name }},\nall yours: {{ wallet_url }}\n\n  {{ expires_at }}  \n\n"
+          "See {{ voucher_url }} now",
+          "No placeholders at all."]
+FOOTERS = [None, "{{ first_name }}", "", "Leave: {{ unsubscribe_url }}\nBye {{ first_name }}"]
+NAMES = ["Maria", "O'Brien & <Co> \"quoted\"", "Zoë", "", " Maria ", "Two\n\nlines"]
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("footer", FOOTERS)
+def test_an_emails_html_is_the_template_drawn_for_that_customer(app, body, footer):
+    """The send draws the HTML once with markers and fills each customer in: the result
+    is what drawing the template for that customer gives, whatever the values hold."""
+    from portal.services import brand
+    from portal.services.links import customer_url_maker, voucher_url_maker
+    from portal.services.sending.compose import Composer, Prepared
+
+    pool_id = pools.create_pool("Drawn <once>", benefit="10% & more").id
+    defaults = channels.settings(pool_id)["email"]
+    channels.save(pool_id, "email", enabled=True, subject="Hi",
+                  body=defaults.body if body is None else body,
+                  footer=defaults.footer if footer is None else footer)
+    pool = db.session.get(Pool, pool_id)
+    composer = Composer(pool, voucher_url_maker(), customer_url_maker(), emails.voucher_html,
+                        channels.settings(pool_id), brand.current())
+    setting = composer.settings["email"]
+    for n, name in enumerate(NAMES):
+        customer = Customer(id=1000 + n, external_id=f"D{n}", first_name=name, email=f"d{n}@example.com")
+        values = composer.values(Prepared(n, 1, customer, f"CODE<{n}>&", 77 + n, None))
+        text, end = channels.render(setting.body, values), channels.render(setting.footer, values)
+        assert composer.html_part(text, end, values) == emails.voucher_html(text, end, values, pool,
+                                                                          composer.brand), name
+    assert composer._drawn is not None  # the plain names took the drawing

@@ -7,10 +7,13 @@ send is given that function, so this package renders no template itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
+
+from markupsafe import escape
 
 from ...models import Customer, Pool, Transport
 from .. import channels, transports
@@ -19,7 +22,16 @@ from ..codes import expiry_text
 from ..links import unsubscribe_url_maker
 
 # The HTML part of a voucher email: (body, footer, placeholder values, pool, brand) -> HTML.
+# It places each value as text (escaped), as the message's placeholders do: drawn once
+# with a marker for each value, it is then filled in for each customer (`Composer`).
 VoucherHtml = Callable[[str, str, dict, Pool, Look], str]
+_MARK = "\x00{}\x00"
+
+
+def _plain(value: str) -> bool:
+    """Whether a value draws as its marker does: text on one line, with no space at
+    either end (a paragraph is trimmed) and not empty (an empty footer is left out)."""
+    return bool(value) and value == value.strip() and not any(c in value for c in "\n\r\x00")
 
 
 @dataclass
@@ -45,6 +57,7 @@ class Composer:
     settings: dict = field(default_factory=dict)
     brand: Look = field(default_factory=Look)
     unsubscribe: Callable[[int], str] = field(default_factory=unsubscribe_url_maker)
+    _drawn: tuple[str, re.Pattern] | None = field(default=None, init=False, repr=False)
 
     def values(self, item: Prepared) -> dict[str, str]:
         return {"code": item.code, "first_name": item.customer.first_name or "",
@@ -63,7 +76,7 @@ class Composer:
         body = channels.render(setting.body, values)
         footer = channels.render(setting.footer, values)
         text = body + (f"\n\n-- \n{footer}" if footer else "")
-        html = self.html(body, footer, values, self.pool, self.brand)
+        html = self.html_part(body, footer, values)
         link = values["unsubscribe_url"]
         targets = f"<{link}>" + (f", <mailto:{mailto}?subject=unsubscribe%20{link.rpartition('/')[2]}>"
                                  if mailto else "")
@@ -71,6 +84,21 @@ class Composer:
             ("List-Id", self.list_id(domain)),
             ("List-Unsubscribe", targets),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")))
+
+    def html_part(self, body: str, footer: str, values: dict[str, str]) -> str:
+        """The email's HTML: the send's drawing with each marker replaced by the customer's
+        value, escaped as the template escapes it (drawing the template for every message
+        took a seventh of a send's time); drawn in full where a value is not plain."""
+        if not all(_plain(value) for value in values.values()):
+            return self.html(body, footer, values, self.pool, self.brand)
+        if self._drawn is None:
+            marks = {name: _MARK.format(name) for name in values}
+            setting = self.settings[Transport.EMAIL]
+            drawn = self.html(channels.render(setting.body, marks), channels.render(setting.footer, marks),
+                              marks, self.pool, self.brand)
+            self._drawn = drawn, re.compile("\x00(" + "|".join(map(re.escape, marks)) + ")\x00")
+        drawn, marker = self._drawn
+        return marker.sub(lambda found: escape(values[found.group(1)]), drawn)
 
     def list_id(self, domain: str) -> str:
         """RFC 2919: the pool's campaign as a list, so a mailbox can sort and filter it."""
