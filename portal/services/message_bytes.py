@@ -23,6 +23,8 @@ LINE = 78
 def fold(name: str, value: str) -> str:
     """One header field, folded at spaces into lines of at most 78 characters where the
     words allow it. A value folded already (an encoded word's lines) keeps its folds."""
+    if len(name) + 2 + len(value) <= LINE and "\n" not in value:
+        return f"{name}: {value}"  # most fields: one short line
     if "\n" in value:
         lines = [line.strip() for line in value.replace("\r\n", "\n").split("\n")]
         return f"{name}: " + (CRLF + " ").join(line for line in lines if line)

@@ -95,25 +95,31 @@ def copied_text(stmt: Executable, per: int) -> Iterator[str]:
 
 
 class DriverStatement:
-    """A Core statement compiled once for a dialect and run on a driver connection: for
-    the statements a send runs for every message, hundreds of times a second, where
+    """A Core statement compiled once for a dialect and run on a driver cursor: for the
+    statements a send runs for every message, hundreds of times a second, where
     SQLAlchemy's execution layers cost more than the database. Its parameters are bound
     through their types' own processors; its rows are read by position."""
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.defaults = dict(compiled.params)
+        self.sql = str(compiled).encode()  # what the driver would encode on every call
+        if dialect.name == "sqlite":
+            self.sql = self.sql.decode()  # sqlite3 takes text only
         self.processors = {name: process for name, bind in compiled.binds.items()
                            if (process := bind.type.bind_processor(dialect)) is not None}
+        # The statement's own constants, bound once.
+        self.defaults = {name: self.processors[name](value) if name in self.processors else value
+                         for name, value in compiled.params.items()}
         self.order = compiled.positiontup if compiled.positional else None
 
     def parameters(self, values: dict) -> dict | list:
         """The driver's parameters for these values (and the statement's own constants)."""
-        params = {**self.defaults, **values}
-        for name, process in self.processors.items():
-            params[name] = process(params[name])
+        params = self.defaults.copy()
+        for name, value in values.items():
+            process = self.processors.get(name)
+            params[name] = value if process is None else process(value)
         return params if self.order is None else [params[name] for name in self.order]
 
-    def execute(self, driver, values: dict):  # noqa: ANN001, ANN201 - a DB-API connection; its cursor
-        return driver.execute(self.sql, self.parameters(values))
+    def execute(self, cursor, values: dict):  # noqa: ANN001, ANN201 - a DB-API cursor
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor

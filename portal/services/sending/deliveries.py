@@ -124,6 +124,7 @@ class Line:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         self.connection = connection
         self.driver = connection.connection.driver_connection
+        self.cursor = self.driver.cursor()
         dialect = connection.dialect
         key = (dialect.name, dialect.server_version_info)
         if key not in _COMPILED:
@@ -134,13 +135,13 @@ class Line:
     def sent_then_take(self, held: jobs.Claim, delivery_id: int, now: datetime) -> Taken | None:
         values = {"row_id": delivery_id, "for_job": held.job_id, "token": held.token, "at": now}
         if self.postgresql:
-            row = self.statements[0].execute(self.driver, values).fetchone()
+            row = self.statements[0].execute(self.cursor, values).fetchone()
         else:
             sent, claim = self.statements
             self.driver.execute("BEGIN IMMEDIATE")
             try:
-                sent.execute(self.driver, values)
-                row = claim.execute(self.driver, values).fetchone()
+                sent.execute(self.cursor, values)
+                row = claim.execute(self.cursor, values).fetchone()
                 self.driver.execute("COMMIT")
             except BaseException:
                 if self.driver.in_transaction:
@@ -149,6 +150,7 @@ class Line:
         return None if row is None else Taken(*row)
 
     def close(self) -> None:
+        self.cursor.close()
         self.connection.close()
 
 
