@@ -45,17 +45,21 @@ from tests.servers import free_port  # noqa: E402
 MARK = "<!-- sending benchmark -->"
 WHY = ('What the send pays for beyond the floor, per message: its row marked `sending` in a '
        'durable commit before it goes and recorded after, so that a crash leaves at most one '
-       'message per connection in doubt (on PostgreSQL the record of one message and the claim of '
-       'the next are one autocommit statement; on SQLite one transaction), the message rendered '
-       'from the pool\'s templates, and its code, chosen for a hundred customers at a time in a '
-       'few statements (`give_each`). A PostgreSQL commit here costs about 0.2 ms: the database '
-       'is not what the send waits for. On 2 cores, aiosmtpd (one asyncio process) takes most of '
-       'one core at the floor\'s rate, and the send\'s own work (PostgreSQL, rendering, the '
-       'driver) competes with it for the same two cores; the send process itself holds the GIL '
-       'about a quarter of the time. The floor\'s `send_message` writes each EmailMessage out '
-       'again, which the portal does not (it writes an email\'s bytes directly); the row written '
-       'to bytes beforehand is the tighter floor. `--before acbde01` is the send as it was when '
-       'the deliverability issue was filed: one connection, codes assigned one customer at a time.')
+       'message per connection in doubt. Each connection records and claims on a database '
+       'connection of its own, through the driver with the statements compiled once '
+       '(`deliveries.Line`): on PostgreSQL the record of one message and the claim of the next are '
+       'one autocommit statement, on SQLite one transaction. The email\'s HTML is drawn once per '
+       'send with a marker for each value and filled in for each customer; its code is chosen for a '
+       'hundred customers at a time in a few statements (`give_each`). What binds the send on 2 '
+       'cores is CPU, not the database (a PostgreSQL commit here costs about 0.2 ms): aiosmtpd (one '
+       'asyncio process) takes about half a core, and the send\'s four connections are threads of '
+       'one process, taking turns at its interpreter. Of the send\'s Python time on PostgreSQL, '
+       'choosing codes is about a third, the driver\'s round trip a sixth and handing the message '
+       'to smtplib a quarter (py-spy, GIL samples). Spreading the connections over two processes '
+       'was tried and was slower here. The floor\'s `send_message` writes each EmailMessage out '
+       'again, which the portal does not (it writes an email\'s bytes directly); the row written to '
+       'bytes beforehand is the tighter floor. `--before acbde01` is the send as it was when the '
+       'deliverability issue was filed: one connection, codes assigned one customer at a time.')
 CONNECTIONS = 4
 
 
