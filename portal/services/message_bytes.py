@@ -38,12 +38,14 @@ def fold(name: str, value: str) -> str:
     return CRLF.join(lines)
 
 
-def unstructured(value: str) -> str:
+def unstructured(value: str, name: str = "Subject") -> str:
     """A header's free text (a subject) as it is written: as it is when it is plain
-    printable ASCII, else in RFC 2047 encoded words."""
-    if value.isascii() and value.isprintable() and "=?" not in value:
+    printable ASCII that folds into short lines and reads back the same (no space at
+    either end), else in RFC 2047 encoded words."""
+    if (value.isascii() and value.isprintable() and "=?" not in value and value == value.strip()
+            and all(len(word) <= LINE - 10 for word in value.split(" "))):
         return value
-    return Header(value, "utf-8").encode()
+    return Header(value, "utf-8", header_name=name).encode()  # its first line after "Subject: "
 
 
 def _part(kind: str, text: str) -> str:

@@ -105,8 +105,10 @@ class DriverStatement:
         self.sql = str(compiled).encode()  # what the driver would encode on every call
         if dialect.name == "sqlite":
             self.sql = self.sql.decode()  # sqlite3 takes text only
+        # Each type as this dialect binds it (SQLite's DATETIME writes its own text).
         self.processors = {name: process for name, bind in compiled.binds.items()
-                           if (process := bind.type.bind_processor(dialect)) is not None}
+                           if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
+                           is not None}
         # The statement's own constants, bound once.
         self.defaults = {name: self.processors[name](value) if name in self.processors else value
                          for name, value in compiled.params.items()}

@@ -9,11 +9,12 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from portal import emails, queue
+from portal import create_app, emails, queue
 from portal.extensions import db
 from portal.models import Code, Customer, Delivery, Job, Pool, utcnow
 from portal.services import assignment, channels, generation, jobs, pools, sending
@@ -393,8 +394,11 @@ def test_the_envelope_carries_the_plain_addresses(app, smtp):
         ("vouchers@shop.example", ["o'brien+spring@example.com"])]
 
 
-@pytest.mark.parametrize("subject", ["Your voucher: 10% off", "Zimowa wyprzedaż", "Literally =?utf-8?q?x?=",
-                                     "Tab\there", "A " + "long " * 30 + "subject"])
+PLAIN_SUBJECTS = ["Your voucher: 10% off", "A " + "long " * 30 + "subject"]
+
+
+@pytest.mark.parametrize("subject", [*PLAIN_SUBJECTS, "Zimowa wyprzedaż", "Literally =?utf-8?q?x?=",
+                                     "Tab\there", " Lead", "Open https://shop.example/v/" + "x" * 1200])
 def test_a_subject_reads_back_as_written(subject):
     """Plain ASCII goes as it is; anything else in encoded words: either way a reader
     (email.policy.default) reads the marketer's subject back."""
@@ -406,7 +410,9 @@ def test_a_subject_reads_back_as_written(subject):
     raw = message_bytes.build([("Subject", written)], "text", "<p>html</p>")
     message = message_from_bytes(raw, policy=policy.default)
     assert message.defects == [] and message["Subject"] == subject
-    assert (written == subject) == (subject.isascii() and subject.isprintable() and "=?" not in subject)
+    assert (written == subject) == (subject in PLAIN_SUBJECTS)
+    subject_lines = raw.split(b"\r\nMIME-Version:")[0].split(b"\r\n")
+    assert max(len(line) for line in subject_lines) <= 78, subject_lines
 
 
 BODIES = [None,  # the default message
@@ -443,3 +449,50 @@ def test_an_emails_html_is_the_template_drawn_for_that_customer(app, body, foote
         assert composer.html_part(text, end, values) == emails.voucher_html(text, end, values, pool,
                                                                           composer.brand), name
     assert composer._drawn is not None  # the plain names took the drawing
+
+
+
+@pytest.mark.parametrize("at", [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                                datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+                                datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))])
+def test_a_statement_run_through_the_driver_binds_as_sqlalchemy_does(app, at):
+    """What a send records through the driver is stored exactly as SQLAlchemy's own
+    execution stores it (on SQLite, the text of its DATETIME type, whole seconds too)."""
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+
+    from portal.models import UTCDateTime
+    from portal.services.tx import DriverStatement
+
+    table = Table("driver_check", MetaData(), Column("n", Integer), Column("at", UTCDateTime()),
+                  prefixes=["TEMPORARY"])
+    connection = db.session.connection()
+    table.create(connection)
+    statement = insert(table)
+    connection.execute(statement, {"n": 1, "at": at})
+    DriverStatement(statement, connection.dialect).execute(
+        connection.connection.driver_connection.cursor(), {"n": 2, "at": at})
+    stored = connection.exec_driver_sql("SELECT n, at FROM driver_check ORDER BY n").all()
+    assert stored[0][1] == stored[1][1], stored
+    db.session.rollback()
+
+
+def test_each_connection_of_a_send_holds_one_database_connection_at_a_time(app, smtp, database_url):
+    """With as many pooled database connections as the send has SMTP connections, and
+    no more, the send finishes: none of its connections holds two at once."""
+    crowd = [CustomerData(customer_id=f"P{i:03d}", email=f"p{i}@example.com", email_consent=True)
+             for i in range(250)]  # more than two batches of prepared rows
+    pool_id = campaign(300, crowd)
+    db.session.commit()
+    url, options = database_url
+    small = create_app({**app.config, "SMTP_CONNECTIONS": 3, "SQLALCHEMY_ENGINE_OPTIONS": {
+        **options, "pool_size": 3, "max_overflow": 0, "pool_timeout": 5}})
+    with small.app_context():
+        job, _ = sending.start_send(pool_id, "email")
+        db.session.remove()  # the send's own connections are all the pool has
+        while sending.process_send(job.id, emails.voucher_html) is not None:
+            pass
+        report = sending.progress(job.id)
+        db.session.remove()
+        db.engine.dispose()
+    assert (report.job.state, report.sent, report.failed) == ("done", 250, 0)
+    assert len(smtp.messages) == 250

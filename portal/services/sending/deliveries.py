@@ -115,9 +115,15 @@ class Line:
     transaction (one round trip and one durable commit, where `record` and `take` in a
     transaction take four); SQLite as one write transaction (the caller takes the run's
     turn at writing). The same guarantees as `record` and `take`: the row taken is
-    `sending` once this returns."""
+    `sending` once this returns.
+
+    The connection is taken from the pool when needed and given back (`release`) before
+    the send connection uses its session, so that each holds one at a time."""
 
     def __init__(self) -> None:
+        self.connection = None
+
+    def _open(self) -> None:
         connection = db.engine.connect()
         self.postgresql = connection.dialect.name == "postgresql"
         if self.postgresql:
@@ -133,6 +139,8 @@ class Line:
         self.statements = _COMPILED[key]
 
     def sent_then_take(self, held: jobs.Claim, delivery_id: int, now: datetime) -> Taken | None:
+        if self.connection is None:
+            self._open()
         values = {"row_id": delivery_id, "for_job": held.job_id, "token": held.token, "at": now}
         if self.postgresql:
             row = self.statements[0].execute(self.cursor, values).fetchone()
@@ -149,9 +157,14 @@ class Line:
                 raise
         return None if row is None else Taken(*row)
 
-    def close(self) -> None:
-        self.cursor.close()
-        self.connection.close()
+    def release(self) -> None:
+        """Give the connection back to the pool (it is taken again when next needed)."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                self.cursor.close()
+            finally:
+                connection.close()
 
 
 _COMPILED: dict[tuple, tuple[DriverStatement, ...]] = {}

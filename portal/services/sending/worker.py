@@ -117,13 +117,15 @@ class _Run:
         finally:
             self.preparing.release()
 
-    def prepare_ahead(self) -> None:
+    def prepare_ahead(self, before: Callable[[], None]) -> None:
         """While the other connections send, choose the next batch's codes once the rows
-        this run prepared run low, so that they never wait for a batch."""
+        this run prepared run low, so that they never wait for a batch (calling `before`
+        first, when it does)."""
         if self.prepared_all or len(self.cache) >= deliveries.PREPARE_BATCH // 2 or self.stopping():
             return
         if self.preparing.acquire(blocking=False):
             try:
+                before()
                 self._prepare()
             finally:
                 self.preparing.release()
@@ -203,8 +205,9 @@ def _connection(run: _Run) -> None:
     pool = None
     checked = _LONG_AGO
     # The common case, a message that went out recorded and the next row taken, runs on
-    # a database connection of this connection's own (`deliveries.Line`).
-    line: deliveries.Line | None = None
+    # a database connection of this connection's own (`deliveries.Line`), given back
+    # before anything here uses the session: one database connection at a time.
+    line = deliveries.Line()
     try:
         while True:
             if not run.stopping() and not run.paused(utcnow()):
@@ -215,18 +218,19 @@ def _connection(run: _Run) -> None:
             if (outcome is not None and outcome[2] is None and not beat
                     and not run.throttled and pool is not None and now - checked <= POOL_CHECK
                     and not run.stopping() and not run.paused(now)):
-                line = line or deliveries.Line()
                 with run.writing:
                     row = line.sent_then_take(run.held, outcome[0], now)
                 outcome = None  # committed
                 if row is not None:
-                    item = _load_taken(row, pool, run)
+                    item = _load_taken(row, pool, run, line)
             else:
+                line.release()
                 row, pool, checked, composer, sender, outcome = _the_long_way(
                     run, outcome, beat, pool, checked, composer, sender)
                 if row is not None:
                     row, item = row
             if row is None:
+                line.release()
                 if run.stopping() or run.paused(utcnow()) or not run.prepare():
                     return
                 continue
@@ -234,32 +238,36 @@ def _connection(run: _Run) -> None:
                 db.session.expunge_all()  # a long send must not keep every customer it met
                 pool = None
             outcome = _hand_over(sender, composer, item)
-            run.prepare_ahead()
+            run.prepare_ahead(before=line.release)
     except BaseException as exc:  # noqa: BLE001 - raised again by run.finish, after the others stop
         run.errors.append(exc)
         run.end("error")
     finally:
-        if outcome is not None:
-            with run.writing, write_transaction() as session:
-                run.recorded(session, outcome,
-                             deliveries.record(session, run.job_id, *outcome, utcnow()))
-        if sender is not None:
-            sender.close()
-        if line is not None:
-            line.close()
+        try:
+            line.release()
+            if outcome is not None:
+                with run.writing, write_transaction() as session:
+                    run.recorded(session, outcome,
+                                 deliveries.record(session, run.job_id, *outcome, utcnow()))
+        finally:
+            if sender is not None:
+                sender.close()
 
 
-def _load_taken(row, pool, run: _Run) -> Prepared:  # noqa: ANN001
+def _load_taken(row, pool, run: _Run, line: deliveries.Line) -> Prepared:  # noqa: ANN001
     """The message data of a row taken the quick way. A row this run did not prepare is
     read in a transaction that ends at once (committed: its objects stay loaded); should
     that fail, the row goes back to the queue, as it never left."""
     try:
         prepared = row.id in run.cache
+        if not prepared:
+            line.release()
         item = deliveries.load(db.session, row, pool, run.cache)
         if not prepared:
             db.session.commit()
         return item
     except BaseException:
+        line.release()
         db.session.rollback()
         with write_transaction() as session:
             deliveries.give_back(session, row.id)
